@@ -1,0 +1,81 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal import config as portal_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the portal: layered configuration, extensions, blueprints and commands.
+
+    Nothing touches the database here; `flask --app app db upgrade` migrates.
+    """
+    app = Flask(
+        __name__,
+        instance_path=portal_config.instance_path_from_env(),
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    portal_config.load(app, config)
+    if app.config.get("TRUSTED_PROXIES"):
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_commands(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from portal import errors, headers, logs, templating
+    from portal.extensions import bootstrap, csrf, db, limiter, login_manager, oauth
+    from portal.sessions import DatabaseSessionInterface
+
+    logs.init_app(app)
+    db.init_app(app)
+    app.session_interface = DatabaseSessionInterface()
+    csrf.init_app(app)
+    oauth.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to see this page."
+    login_manager.login_message_category = "info"
+    headers.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+
+    from accounts.context import load_tenant_context
+
+    app.before_request(load_tenant_context)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from accounts.admin_views import bp as admin_bp
+    from accounts.audit_views import bp as audit_bp
+    from accounts.dashboard import bp as dashboard_bp
+    from accounts.operator_views import bp as operator_bp
+    from accounts.views import bp as accounts_bp
+    from portal.health import bp as health_bp
+
+    for blueprint in (health_bp, accounts_bp, dashboard_bp, admin_bp, audit_bp, operator_bp):
+        app.register_blueprint(blueprint)
+    if app.config["DEV_IDP"]:
+        from portal.devidp import bp as devidp_bp
+
+        app.register_blueprint(devidp_bp)
+
+
+def _register_commands(app: Flask) -> None:
+    from accounts.cli import register as register_accounts
+    from portal.cli import register as register_portal
+
+    register_portal(app)
+    register_accounts(app)

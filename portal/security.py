@@ -1,0 +1,146 @@
+"""Permissions in one place: the `Permission` enum, what each role may do, and the
+`require(...)` decorator that every view declares.
+
+The roles of the signed-in user in the organisation they act for are put on
+`g.current_roles` by the accounts package at the start of each request; this module only
+reads them, so it depends on no feature package.
+"""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+
+from flask import abort, g
+from flask_login import current_user
+
+from portal.extensions import login_manager
+
+
+class Permission(StrEnum):
+    """`<area>:<action>` permissions that views declare."""
+
+    DASHBOARD_VIEW = "dashboard:view"
+    AUDIT_VIEW = "audit:view"  # the trail of the organisation acted for
+    AUDIT_VIEW_ALL = "audit:view_all"  # every organisation's trail (operator)
+    USERS_VIEW = "users:view"
+    USERS_MANAGE = "users:manage"
+    SSO_MANAGE = "sso:manage"
+    ORGS_MANAGE = "orgs:manage"  # onboard organisations (operator)
+    QUOTES_CREATE = "quotes:create"
+    QUOTES_APPROVE = "quotes:approve"
+    QUOTES_APPROVE_SECOND = "quotes:approve_second"
+    ORDERS_CREATE = "orders:create"
+    BILLS_VIEW = "bills:view"
+    CATALOG_VIEW = "catalog:view"
+    CATALOG_MANAGE = "catalog:manage"
+
+
+class Role(StrEnum):
+    """Roles are held per membership (user x organisation)."""
+
+    ADMIN = "admin"
+    BUYER = "buyer"
+    FINANCE = "finance"
+    VIEWER = "viewer"
+    PARTNER_ADMIN = "partner_admin"
+    PARTNER_AGENT = "partner_agent"
+    ACCOUNT_MANAGER = "account_manager"
+    SALES_DIRECTOR = "sales_director"
+    OPERATOR_ADMIN = "operator_admin"
+
+
+ROLES_BY_ORG_KIND: dict[str, tuple[Role, ...]] = {
+    "customer": (Role.ADMIN, Role.BUYER, Role.FINANCE, Role.VIEWER),
+    "partner": (Role.PARTNER_ADMIN, Role.PARTNER_AGENT),
+    "operator": (Role.ACCOUNT_MANAGER, Role.SALES_DIRECTOR, Role.OPERATOR_ADMIN),
+}
+
+P = Permission
+_BUYER = {P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.QUOTES_CREATE, P.ORDERS_CREATE}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset({P.DASHBOARD_VIEW, P.CATALOG_VIEW}),
+    Role.BUYER: frozenset(_BUYER),
+    Role.FINANCE: frozenset({P.DASHBOARD_VIEW, P.BILLS_VIEW}),
+    Role.ADMIN: frozenset(
+        _BUYER | {P.AUDIT_VIEW, P.USERS_VIEW, P.USERS_MANAGE, P.SSO_MANAGE, P.BILLS_VIEW}
+    ),
+    Role.PARTNER_AGENT: frozenset(_BUYER),
+    Role.PARTNER_ADMIN: frozenset(_BUYER | {P.AUDIT_VIEW, P.USERS_VIEW, P.USERS_MANAGE}),
+    Role.ACCOUNT_MANAGER: frozenset({P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.QUOTES_APPROVE}),
+    Role.SALES_DIRECTOR: frozenset(
+        {P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.QUOTES_APPROVE, P.QUOTES_APPROVE_SECOND}
+    ),
+    Role.OPERATOR_ADMIN: frozenset(
+        {
+            P.DASHBOARD_VIEW,
+            P.CATALOG_VIEW,
+            P.CATALOG_MANAGE,
+            P.ORGS_MANAGE,
+            P.AUDIT_VIEW,
+            P.AUDIT_VIEW_ALL,
+            P.USERS_VIEW,
+            P.USERS_MANAGE,
+            P.SSO_MANAGE,
+        }
+    ),
+}
+
+
+def permissions_of(roles) -> frozenset[Permission]:
+    """Every permission granted by any of `roles` (unknown role names grant nothing)."""
+    granted: set[Permission] = set()
+    for role in roles:
+        try:
+            granted |= ROLE_PERMISSIONS[Role(role)]
+        except ValueError:
+            continue
+    return frozenset(granted)
+
+
+def can(permission: Permission) -> bool:
+    """Whether the signed-in user may do `permission` in the organisation acted for."""
+    if not current_user.is_authenticated:
+        return False
+    return permission in permissions_of(g.get("current_roles", ()))
+
+
+def require(permission: Permission):
+    """Declare the permission a view needs: anonymous users are sent to sign in, signed-in
+    users without it get 403."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_permission = permission
+        return wrapped
+
+    return decorator
+
+
+def public(view):
+    """Declare a view open to everyone (sign-in pages, health check, static files)."""
+    view.required_permission = None
+    view.is_public = True
+    return view
+
+
+def signed_in(view):
+    """Declare a view open to any signed-in user whatever their role (sign-out, switching
+    organisation)."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return view(*args, **kwargs)
+
+    wrapped.required_permission = "signed-in"
+    return wrapped
