@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import UserInfo
@@ -240,9 +240,16 @@ class RealmIssuerParameter(IssuerParameter):
 
 
 class S256CodeChallenge(CodeChallenge):
-    """PKCE with S256 only."""
+    """PKCE required on every authorization request, with S256 only."""
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge") or data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge' with 'code_challenge_method=S256' "
+                                      "is required", redirect_uri=redirect_uri)
+        return super().validate_code_challenge(grant, redirect_uri)
 
 
 def create_server(app) -> AuthorizationServer:

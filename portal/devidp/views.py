@@ -76,6 +76,8 @@ def authorize():
     try:
         grant = server.get_consent_grant(end_user=None)
     except OAuth2Error as error:
+        if getattr(error, "redirect_uri", None):
+            return server.handle_error_response(None, error)  # back to the client
         return render_template("devidp/error.html", error=error, realm=realm), 400
     if request.method == "GET":
         return render_template("devidp/authorize.html", realm=realm,
@@ -87,7 +89,7 @@ def authorize():
                                realm_slug=g.devidp_realm, grant=grant,
                                hidden=request.args.items(multi=True),
                                error="Pick one of the people listed."), 400
-    return server.create_authorization_response(grant_user=chosen)
+    return server.create_authorization_response(grant_user=chosen, grant=grant)
 
 
 @bp.post("/token")
