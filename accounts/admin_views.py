@@ -14,7 +14,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from accounts.forms import ActionForm, SsoSettingsForm
@@ -25,6 +25,7 @@ from portal.security import Permission, Role, require
 
 bp = Blueprint("org_admin", __name__, url_prefix="/organisation")
 
+PAGE_SIZE = 50
 ADMIN_ROLES = {Role.ADMIN, Role.PARTNER_ADMIN, Role.OPERATOR_ADMIN}
 
 
@@ -44,17 +45,24 @@ def member_or_404(user_id: int, org_id: int) -> User:
 @bp.get("/members")
 @require(Permission.USERS_VIEW)
 def members():
-    """Everyone who holds a role in the organisation, with where the role comes from."""
+    """Everyone who holds a role in the organisation, with where the role comes from, a page
+    at a time."""
     org = g.current_org
+    member_ids = select(Membership.user_id).where(Membership.organisation_id == org.id)
+    total = db.session.scalar(select(func.count()).select_from(
+        member_ids.distinct().subquery()))
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows = db.session.scalars(
         select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.organisation_id == org.id)
+        .where(User.id.in_(member_ids))
         .options(selectinload(User.memberships))
         .order_by(User.email)
-        .distinct()
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
     ).all()
-    return render_template("org_admin/members.html", members=rows, org=org, form=ActionForm())
+    return render_template("org_admin/members.html", members=rows, org=org, form=ActionForm(),
+                           page=page, total=total,
+                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1))
 
 
 @bp.post("/members/<int:user_id>/<any(deactivate, activate):action>")

@@ -32,6 +32,7 @@ def defaults(instance_path: str) -> dict:
         "API_RATE_LIMIT": "600 per minute",
         "RATELIMIT_STORAGE_URI": "memory://",
         "SSO_HTTP_TIMEOUT": 10,
+        "TRUSTED_PROXIES": 0,  # reverse proxies whose X-Forwarded-* headers are trusted
         "LOG_LEVEL": "INFO",
         "BOOTSTRAP_SERVE_LOCAL": True,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (server-side) session

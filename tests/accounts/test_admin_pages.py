@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from conftest import count_queries, csrf_token, login_as
 from sqlalchemy import select
 
 from accounts.models import IdpConnection, User
-from conftest import count_queries, csrf_token, login_as
 from portal.audit import AuditEvent
 from portal.extensions import db
 
@@ -139,3 +139,15 @@ def test_pages_run_a_fixed_number_of_queries_whatever_the_data_size(client, fact
         db.session.commit()
     after = {path: queries(path) for path in paths}
     assert after == before
+
+
+def test_members_are_listed_a_page_at_a_time(client, factory):
+    org_id, _ = _admin(client, factory)
+    for n in range(60):
+        factory.user(org_id, "viewer", email=f"viewer{n:02d}@acme.test")
+    first = client.get("/organisation/members").get_data(as_text=True)
+    assert "61 members" in first and "Page 1 of 2" in first
+    row = 'text-muted">{}</span>'.format
+    assert row("admin@acme.test") in first and row("viewer59@acme.test") not in first
+    second = client.get("/organisation/members?page=2").get_data(as_text=True)
+    assert row("viewer59@acme.test") in second and row("admin@acme.test") not in second

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from conftest import login_as
 from sqlalchemy import select
 
 from accounts.models import User
 from accounts.services import set_user_active
-from conftest import login_as
 from portal.extensions import db
 from portal.sessions import WebSession
 
