@@ -117,6 +117,12 @@ def verify_id_token(raw: str, fetch_keys, issuer: str, client_id: str, nonce: st
         try:
             token = _decode(raw, fetch_keys, force=True)  # the IdP may have rotated keys
         except InvalidKeyIdError as exc:
+            if not header.get("kid"):
+                raise SignInError(
+                    "id-token-kid-missing",
+                    "The ID token did not name its signing key, and your identity provider "
+                    "publishes several, so it could not be verified.",
+                ) from exc
             raise SignInError(
                 "id-token-unknown-key",
                 "The ID token was signed with a key your identity provider does not publish.",
@@ -143,7 +149,9 @@ def verify_id_token(raw: str, fetch_keys, issuer: str, client_id: str, nonce: st
     if not isinstance(iat, int | float) or iat > time.time() + CLOCK_LEEWAY_SECONDS:
         raise SignInError("id-token-iat", CLAIM_MESSAGES["iat"])
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-    if len(audiences) > 1 and claims.get("azp") != client_id:
+    # OpenID Connect Core 3.1.3.7: azp must name us when there are several audiences, and
+    # when present at all.
+    if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != client_id:
         raise SignInError("id-token-azp", CLAIM_MESSAGES["azp"])
     return claims
 

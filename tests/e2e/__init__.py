@@ -1,0 +1,2 @@
+"""Browser tests (a package, so that its conftest does not replace `conftest`, which other
+test modules import from tests/conftest.py)."""
