@@ -266,3 +266,15 @@ def live_server(make_app):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def demo_server(live_server):
+    """The portal over HTTP with the development IdP and the demo organisations, as
+    `make run` serves it."""
+    from portal.demo import load_demo
+
+    server = live_server(DEV_IDP=True)
+    with server.app.app_context():
+        load_demo()
+    return server

@@ -7,8 +7,6 @@ import os
 
 import pytest
 
-from portal.demo import load_demo
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -61,12 +59,3 @@ def base_url(pytestconfig):
 def browser_context_args(browser_context_args):
     """Every page at the size of the documentation screenshots."""
     return {**browser_context_args, "viewport": VIEWPORT}
-
-
-@pytest.fixture
-def demo_server(live_server):
-    """The portal over HTTP with the development IdP and the demo organisations."""
-    server = live_server(DEV_IDP=True)
-    with server.app.app_context():
-        load_demo()
-    return server

@@ -8,18 +8,14 @@ import re
 import pytest
 import requests
 
-from portal.demo import load_demo
 from portal.devidp.personas import GROUP_ROLES, REALMS
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
 @pytest.fixture
-def demo(live_server):
-    server = live_server(DEV_IDP=True)
-    with server.app.app_context():
-        load_demo()
-    return server
+def demo(demo_server):
+    return demo_server
 
 
 def sign_in(server, email: str, login: str) -> requests.Session:
