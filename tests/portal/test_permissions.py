@@ -25,10 +25,13 @@ def _routes(app):
         yield rule, app.view_functions[rule.endpoint]
 
 
-def test_every_route_declares_its_permission(app):
+@pytest.mark.parametrize("dev_idp", [False, True])
+def test_every_route_declares_its_permission(make_app, dev_idp):
+    app = make_app(DEV_IDP=dev_idp)
     undeclared = [rule.rule for rule, view in _routes(app)
                   if not hasattr(view, "required_permission")]
     assert undeclared == []
+    assert any(rule.rule.startswith("/devidp/") for rule, _ in _routes(app)) is dev_idp
 
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b(?!.*\bweb_sessions\b)", re.I | re.S)
