@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -159,3 +159,73 @@ class Invitation(Base):
     email: Mapped[str] = mapped_column(String(320), index=True)
     role: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+DELEGATION_SCOPES = ("quote", "order", "billing")
+
+
+class Delegation(Base):
+    """A customer's grant to a partner organisation: its users may act for the customer
+    within `scopes` until `expires_at`, or until revoked."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (Index("ix_delegations_partner", "partner_id", "revoked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(  # the customer
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    partner_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    scopes: Mapped[list] = mapped_column(JSON, default=list)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Organisation] = relationship(foreign_keys=[organisation_id])
+    partner: Mapped[Organisation] = relationship(foreign_keys=[partner_id])
+
+    def is_live(self, now: dt.datetime) -> bool:
+        """Neither revoked nor expired at `now`."""
+        return self.revoked_at is None and self.expires_at > now
+
+
+class AccountManagerAssignment(Base):
+    """An operator account manager in charge of a customer organisation."""
+
+    __tablename__ = "account_manager_assignments"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "user_id", name="uq_account_manager_assignments"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(  # the customer
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer: Mapped[Organisation] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class ApiKey(Base):
+    """A key an organisation's systems use for the TMF APIs (`Authorization: Bearer`).
+    Only the SHA-256 of the secret is kept; the token is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)  # shown to tell keys apart
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship()

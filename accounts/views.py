@@ -152,9 +152,10 @@ def switch_org():
         org_id = int(form.org_id.data)
     except ValueError:
         abort(404)
-    target = next((o for o in g.user_orgs if o.id == org_id), None)
-    if target is None:
+    context = next((c for c in g.user_orgs if c.id == org_id), None)
+    if context is None:
         abort(404)
+    target = context.org
     audit.record(db.session, "auth:switch_org", organisation_id=target.id, target=target,
                  before={"organisation_id": g.current_org_id},
                  after={"organisation_id": target.id})

@@ -38,6 +38,11 @@ class AuditEvent(Base):
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="CASCADE")
     )
+    # Set when the actor belongs to another organisation than the one acted for: a partner
+    # on behalf of a customer, an account manager for an assigned customer.
+    actor_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL")
+    )
     target_type: Mapped[str | None] = mapped_column(String(64))
     target_id: Mapped[str | None] = mapped_column(String(64))
     before: Mapped[dict | None] = mapped_column(JSON)
@@ -69,8 +74,12 @@ def record(
     if actor_user_id is None and has_request_context() and current_user.is_authenticated:
         actor_user_id = current_user.id
         actor_label = actor_label or current_user.email
-    if organisation_id is None and has_request_context():
-        organisation_id = g.get("current_org_id")
+    actor_org_id = None
+    if has_request_context():
+        if organisation_id is None:
+            organisation_id = g.get("current_org_id")
+        if organisation_id == g.get("current_org_id"):
+            actor_org_id = g.get("acting_via_org_id")
     if target is not None and getattr(target, "id", None) is None:
         session.flush()  # give a new target its id
     event = AuditEvent(
@@ -80,6 +89,7 @@ def record(
         actor_user_id=actor_user_id,
         actor_label=actor_label,
         organisation_id=organisation_id,
+        actor_org_id=actor_org_id,
         target_type=type(target).__name__ if target is not None else None,
         target_id=str(target.id) if target is not None and target.id is not None else None,
         before=before,

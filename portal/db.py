@@ -135,3 +135,9 @@ def get_in_tenant_or_404(
     if obj is None:
         abort(404)
     return obj
+
+
+def tenant_get_or_404(session: Session, model: type[ModelT], object_id) -> ModelT:
+    """Load a tenant-owned object of the organisation the current user acts for, or 404."""
+    current = g.get("current_org_id")
+    return get_in_tenant_or_404(session, model, object_id, [current] if current else [])

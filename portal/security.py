@@ -34,6 +34,15 @@ class Permission(StrEnum):
     BILLS_VIEW = "bills:view"
     CATALOG_VIEW = "catalog:view"
     CATALOG_MANAGE = "catalog:manage"
+    SITES_VIEW = "sites:view"
+    SITES_MANAGE = "sites:manage"
+    INVENTORY_VIEW = "inventory:view"
+    BILLING_ACCOUNTS_VIEW = "billing_accounts:view"
+    BILLING_ACCOUNTS_MANAGE = "billing_accounts:manage"
+    APIKEYS_MANAGE = "apikeys:manage"
+    DELEGATIONS_MANAGE = "delegations:manage"  # a customer's grants to partners
+    ACCOUNT_MANAGERS_MANAGE = "account_managers:manage"  # operator: who handles whom
+    LEGACY_IMPORT = "legacy:import"  # operator: customer exports of the legacy systems
 
 
 class Role(StrEnum):
@@ -57,20 +66,29 @@ ROLES_BY_ORG_KIND: dict[str, tuple[Role, ...]] = {
 }
 
 P = Permission
-_BUYER = {P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.QUOTES_CREATE, P.ORDERS_CREATE}
+_READ_ESTATE = {P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.SITES_VIEW, P.INVENTORY_VIEW,
+                P.BILLING_ACCOUNTS_VIEW}
+_BUYER = _READ_ESTATE | {P.QUOTES_CREATE, P.ORDERS_CREATE}
+_CUSTOMER_ADMIN = _BUYER | {
+    P.AUDIT_VIEW, P.USERS_VIEW, P.USERS_MANAGE, P.SSO_MANAGE, P.BILLS_VIEW, P.SITES_MANAGE,
+    P.BILLING_ACCOUNTS_MANAGE, P.APIKEYS_MANAGE, P.DELEGATIONS_MANAGE,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.VIEWER: frozenset({P.DASHBOARD_VIEW, P.CATALOG_VIEW}),
+    Role.VIEWER: frozenset(_READ_ESTATE),
     Role.BUYER: frozenset(_BUYER),
-    Role.FINANCE: frozenset({P.DASHBOARD_VIEW, P.BILLS_VIEW}),
-    Role.ADMIN: frozenset(
-        _BUYER | {P.AUDIT_VIEW, P.USERS_VIEW, P.USERS_MANAGE, P.SSO_MANAGE, P.BILLS_VIEW}
+    Role.FINANCE: frozenset(_READ_ESTATE | {P.BILLS_VIEW}),
+    Role.ADMIN: frozenset(_CUSTOMER_ADMIN),
+    # In their own organisation; acting for a customer, see DELEGATED_* below.
+    Role.PARTNER_AGENT: frozenset({P.DASHBOARD_VIEW, P.CATALOG_VIEW}),
+    Role.PARTNER_ADMIN: frozenset(
+        {P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.AUDIT_VIEW, P.USERS_VIEW, P.USERS_MANAGE,
+         P.SSO_MANAGE, P.APIKEYS_MANAGE}
     ),
-    Role.PARTNER_AGENT: frozenset(_BUYER),
-    Role.PARTNER_ADMIN: frozenset(_BUYER | {P.AUDIT_VIEW, P.USERS_VIEW, P.USERS_MANAGE}),
-    Role.ACCOUNT_MANAGER: frozenset({P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.QUOTES_APPROVE}),
+    # In the operator's organisation, and read-only in the customers assigned to them.
+    Role.ACCOUNT_MANAGER: frozenset(_READ_ESTATE | {P.QUOTES_APPROVE}),
     Role.SALES_DIRECTOR: frozenset(
-        {P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.QUOTES_APPROVE, P.QUOTES_APPROVE_SECOND}
+        _READ_ESTATE | {P.QUOTES_APPROVE, P.QUOTES_APPROVE_SECOND}
     ),
     Role.OPERATOR_ADMIN: frozenset(
         {
@@ -78,6 +96,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CATALOG_VIEW,
             P.CATALOG_MANAGE,
             P.ORGS_MANAGE,
+            P.ACCOUNT_MANAGERS_MANAGE,
+            P.LEGACY_IMPORT,
+            P.APIKEYS_MANAGE,
             P.AUDIT_VIEW,
             P.AUDIT_VIEW_ALL,
             P.USERS_VIEW,
@@ -86,6 +107,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
 }
+
+
+# What a partner's users may do for a customer that delegated to their organisation: look at
+# the estate, plus what each granted scope adds.
+DELEGATED_BASE = frozenset({P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.SITES_VIEW, P.INVENTORY_VIEW})
+DELEGATION_SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "quote": frozenset({P.QUOTES_CREATE}),
+    "order": frozenset({P.ORDERS_CREATE}),
+    "billing": frozenset({P.BILLS_VIEW, P.BILLING_ACCOUNTS_VIEW}),
+}
+
+
+def delegated_permissions(scopes) -> frozenset[Permission]:
+    """What a partner user may do for a customer under a delegation with `scopes`."""
+    granted = set(DELEGATED_BASE)
+    for scope in scopes:
+        granted |= DELEGATION_SCOPE_PERMISSIONS.get(scope, frozenset())
+    return frozenset(granted)
 
 
 def permissions_of(roles) -> frozenset[Permission]:
@@ -103,7 +142,10 @@ def can(permission: Permission) -> bool:
     """Whether the signed-in user may do `permission` in the organisation acted for."""
     if not current_user.is_authenticated:
         return False
-    return permission in permissions_of(g.get("current_roles", ()))
+    granted = g.get("current_permissions")
+    if granted is None:
+        granted = permissions_of(g.get("current_roles", ()))
+    return permission in granted
 
 
 def require(permission: Permission):

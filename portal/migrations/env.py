@@ -3,7 +3,8 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import accounts.models  # noqa: F401 - registers the tables
+import accounts.estate.models  # noqa: F401 - registers the tables
+import accounts.models  # noqa: F401
 import portal.audit  # noqa: F401
 import portal.sessions  # noqa: F401
 from portal.db import Base, UTCDateTime

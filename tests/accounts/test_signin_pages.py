@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
+from conftest import csrf_token, login_as
 from sqlalchemy import select
 
-from conftest import csrf_token, login_as
 from portal.audit import AuditEvent
 from portal.extensions import db
 from portal.logs import JsonFormatter

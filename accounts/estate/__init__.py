@@ -1,0 +1,1 @@
+"""A customer's estate: sites, billing accounts and the services in inventory."""
