@@ -1,7 +1,16 @@
 """Forms of the sign-in and organisation pages (Flask-WTF: every one carries a CSRF token)."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import URL, DataRequired, Email, Length, Optional
 
 
@@ -56,3 +65,16 @@ class AuditFilterForm(FlaskForm):
     date_from = StringField("From (YYYY-MM-DD)", validators=[Optional(), Length(max=10)])
     date_to = StringField("To (YYYY-MM-DD)", validators=[Optional(), Length(max=10)])
     organisation = StringField("Organisation slug", validators=[Optional(), Length(max=64)])
+
+
+class InviteForm(FlaskForm):
+    """Invite someone of the organisation's domains with a role."""
+
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=320)])
+    role = SelectField("Role", validators=[DataRequired()])
+
+
+class RolesForm(FlaskForm):
+    """The roles granted by hand to a member (IdP roles are shown, not edited)."""
+
+    roles = SelectMultipleField("Roles granted in the portal", validators=[Optional()])

@@ -61,11 +61,13 @@ def _register_blueprints(app: Flask) -> None:
     from accounts.admin_views import bp as admin_bp
     from accounts.audit_views import bp as audit_bp
     from accounts.dashboard import bp as dashboard_bp
+    from accounts.members_views import bp as members_bp
     from accounts.operator_views import bp as operator_bp
     from accounts.views import bp as accounts_bp
     from portal.health import bp as health_bp
 
-    for blueprint in (health_bp, accounts_bp, dashboard_bp, admin_bp, audit_bp, operator_bp):
+    for blueprint in (health_bp, accounts_bp, dashboard_bp, admin_bp, members_bp, audit_bp,
+                      operator_bp):
         app.register_blueprint(blueprint)
     if app.config["DEV_IDP"]:
         from portal.devidp import bp as devidp_bp
