@@ -28,7 +28,7 @@ run: $(INSTALLED)
 
 ## Run the whole test suite (PORTAL_TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL).
 test: $(INSTALLED) $(NODE_INSTALLED)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 ## Benchmarks: figures and ratios against a baseline measured in the same run.
 bench: $(INSTALLED)

@@ -66,7 +66,8 @@ def index():
         stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).all()
-    org_names = _org_names({e.organisation_id for e in events})
+    org_names = _org_names({e.organisation_id for e in events}
+                           | {e.actor_org_id for e in events})
     return render_template("audit/index.html", form=form, events=events, total=total,
                            page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
                            org_names=org_names)
@@ -80,7 +81,7 @@ def detail(event_id: int):
     if event is None:
         abort(404)
     return render_template("audit/detail.html", event=event,
-                           org_names=_org_names({event.organisation_id}))
+                           org_names=_org_names({event.organisation_id, event.actor_org_id}))
 
 
 def _org_names(ids: set) -> dict[int, str]:

@@ -3,6 +3,7 @@
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     HiddenField,
     PasswordField,
@@ -78,3 +79,23 @@ class RolesForm(FlaskForm):
     """The roles granted by hand to a member (IdP roles are shown, not edited)."""
 
     roles = SelectMultipleField("Roles granted in the portal", validators=[Optional()])
+
+
+class DelegationForm(FlaskForm):
+    """A customer admin's grant to a partner."""
+
+    partner_id = SelectField("Partner", coerce=int, validators=[DataRequired()])
+    scopes = SelectMultipleField(
+        "Scopes", validators=[DataRequired(message="Choose at least one scope.")],
+        choices={"quote": "Quotes: configure and request quotes",
+                 "order": "Orders: accept quotes and place service changes",
+                 "billing": "Billing: see bills and billing accounts"},
+    )
+    expires_on = DateField("Expires on", validators=[DataRequired()])
+
+
+class AssignmentForm(FlaskForm):
+    """An operator admin puts an account manager in charge of a customer."""
+
+    customer_id = SelectField("Customer", coerce=int, validators=[DataRequired()])
+    manager_id = SelectField("Account manager", coerce=int, validators=[DataRequired()])

@@ -121,7 +121,8 @@ def logout():
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    idp_org = db.session.get(Organisation, session.get("idp_org_id"))
+    idp_org_id = session.get("idp_org_id")
+    idp_org = db.session.get(Organisation, idp_org_id) if idp_org_id else None
     id_token = session.get("id_token")
     audit.record(db.session, "auth:logout", target=current_user._get_current_object())
     db.session.commit()

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from portal import config as portal_config
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`int` URL parts limited to the range of database ids."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -20,6 +29,9 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder="../templates",
         static_folder="../static",
     )
+    # Every <int:...> in a URL is a database id: larger than a 32-bit key, it cannot exist
+    # (and PostgreSQL would refuse to compare it), so such URLs simply do not match: 404.
+    app.url_map.converters["int"] = DatabaseIdConverter
     portal_config.load(app, config)
     if app.config.get("TRUSTED_PROXIES"):
         hops = int(app.config["TRUSTED_PROXIES"])
@@ -61,14 +73,25 @@ def _register_blueprints(app: Flask) -> None:
     from accounts.admin_views import bp as admin_bp
     from accounts.audit_views import bp as audit_bp
     from accounts.dashboard import bp as dashboard_bp
+    from accounts.delegation_views import bp as delegations_bp
+    from accounts.estate.views import bp as estate_bp
     from accounts.members_views import bp as members_bp
     from accounts.operator_views import bp as operator_bp
     from accounts.views import bp as accounts_bp
     from portal.health import bp as health_bp
 
     for blueprint in (health_bp, accounts_bp, dashboard_bp, admin_bp, members_bp, audit_bp,
-                      operator_bp):
+                      operator_bp, delegations_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(estate_bp)
+    from accounts.apikeys_views import bp as apikeys_bp
+    from portal.api import register as register_api
+
+    app.register_blueprint(apikeys_bp)
+    register_api(app)
+    from accounts.legacy.views import bp as legacy_bp
+
+    app.register_blueprint(legacy_bp)
     if app.config["DEV_IDP"]:
         from portal.devidp import bp as devidp_bp
 
@@ -76,8 +99,13 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_commands(app: Flask) -> None:
+    from accounts.apikeys_cli import register as register_apikeys
     from accounts.cli import register as register_accounts
     from portal.cli import register as register_portal
 
     register_portal(app)
     register_accounts(app)
+    register_apikeys(app)
+    from accounts.legacy.cli import register as register_legacy
+
+    register_legacy(app)

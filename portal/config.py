@@ -35,6 +35,8 @@ def defaults(instance_path: str) -> dict:
         "TRUSTED_PROXIES": 0,  # reverse proxies whose X-Forwarded-* headers are trusted
         "LOG_LEVEL": "INFO",
         "BOOTSTRAP_SERVE_LOCAL": True,
+        # Uploads (CSV imports) are refused above this before anything reads them.
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (server-side) session
     }
 

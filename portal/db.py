@@ -128,6 +128,8 @@ def get_in_tenant_or_404(
         object_id = int(object_id)
     except (TypeError, ValueError):
         abort(404)
+    if not 0 < object_id < 2**31:  # no such id; PostgreSQL would refuse the comparison
+        abort(404)
     stmt = select(model).where(
         model.id == object_id, model.organisation_id.in_(list(organisation_ids))
     )

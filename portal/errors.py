@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -13,6 +13,8 @@ MESSAGES = {
           "need it."),
     404: ("Not found", "There is nothing here, or you do not have access to it."),
     405: ("Not allowed", "This address does not accept that kind of request."),
+    413: ("File too large", "The upload is larger than the portal accepts ({limit}). Split "
+          "the file and upload the parts."),
     429: ("Too many attempts", "Too many requests in a short time. Wait a minute and try "
           "again."),
     500: ("Something went wrong", "An unexpected error happened. It has been logged; please "
@@ -32,6 +34,9 @@ def render_error(status: int, detail: str | None = None):
     title, message = MESSAGES.get(status, (f"Error {status}", "The request failed."))
     if detail:
         message = detail
+    if "{limit}" in message:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        message = message.format(limit=f"{limit / 1024 / 1024:g} MB")
     if _wants_json():
         return jsonify(code=str(status), reason=title, message=message), status
     return render_template("errors/error.html", status=status, title=title,

@@ -17,6 +17,7 @@ from support.oidc_provider import free_port
 from werkzeug.serving import make_server
 
 import accounts.estate.models  # noqa: F401 - every table must be known to empty them
+import accounts.legacy.models  # noqa: F401
 from accounts.models import Membership, Organisation, User
 from accounts.services import create_organisation, set_idp_connection
 from portal import create_app

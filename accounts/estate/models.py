@@ -86,6 +86,7 @@ class Service(Base):
     __table_args__ = (
         UniqueConstraint("source_system", "source_ref", name="uq_services_source"),
         Index("ix_services_org_status", "organisation_id", "status"),
+        Index("ix_services_org_offering", "organisation_id", "offering_code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import accounts.estate.models  # noqa: F401 - registers the tables
+import accounts.legacy.models  # noqa: F401
 import accounts.models  # noqa: F401
 import portal.audit  # noqa: F401
 import portal.sessions  # noqa: F401

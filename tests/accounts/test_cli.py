@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from accounts.models import IdpConnection, Invitation, Membership, Organisation, User
+from accounts.estate.models import BillingAccount, Service, Site
+from accounts.models import (
+    AccountManagerAssignment,
+    Delegation,
+    IdpConnection,
+    Invitation,
+    Membership,
+    Organisation,
+    User,
+)
 from portal.audit import AuditEvent
 from portal.extensions import db
 
@@ -108,14 +117,41 @@ def test_user_deactivate(app, factory):
         assert db.session.get(User, user_id).active is False
 
 
+def _counts(app) -> dict:
+    with app.app_context():
+        return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
+                for model in (Organisation, User, Site, Service, BillingAccount, Delegation,
+                              AccountManagerAssignment)}
+
+
 def test_demo_load_is_idempotent(app):
     first = run(app, "demo", "load")
     assert first.exit_code == 0, first.output
+    after_first = _counts(app)
     second = run(app, "demo", "load")
     assert "already present" in second.output
+    assert _counts(app) == after_first
     with app.app_context():
         orgs = {o.slug: o for o in db.session.scalars(select(Organisation))}
-        assert set(orgs) == {"carrier", "acme", "globex", "northwind"}
+        demo = {"carrier", "acme", "globex", "northwind"}
+        assert demo <= set(orgs)
+        # The legacy systems' samples bring more customers, all of them customers.
+        assert {orgs[slug].kind for slug in set(orgs) - demo} == {"customer"}
         assert orgs["carrier"].kind == "operator" and orgs["northwind"].kind == "partner"
-        assert all(o.idp is not None for o in orgs.values())
+        assert all(orgs[slug].idp is not None for slug in demo)
         assert orgs["acme"].idp.issuer == "http://localhost/devidp/acme"
+        acme = orgs["acme"].id
+        sites = db.session.scalars(select(Site).where(Site.organisation_id == acme)).all()
+        assert len(sites) == 40 and {s.country for s in sites} == {"DE", "FR", "GB", "NL"}
+        assert db.session.scalar(select(func.count()).select_from(BillingAccount).where(
+            BillingAccount.organisation_id == acme)) == 3
+        systems = dict(db.session.execute(
+            select(Service.source_system, func.count()).where(Service.organisation_id == acme)
+            .group_by(Service.source_system)).all())
+        assert set(systems) == {"mobile-bss", "fixed-bss", "tv-bss"}
+        assert 100 <= sum(systems.values()) <= 400
+        delegation = db.session.scalars(select(Delegation)).one()
+        assert (delegation.organisation_id, delegation.partner_id) == (
+            acme, orgs["northwind"].id)
+        managed = {a.customer.slug for a in db.session.scalars(select(AccountManagerAssignment))}
+        assert managed == {"acme", "globex"}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from conftest import csrf_token, login_as
 from sqlalchemy import select
 
 from accounts.models import Invitation, Membership, User
-from conftest import csrf_token, login_as
 from portal.audit import AuditEvent
 from portal.extensions import db
 

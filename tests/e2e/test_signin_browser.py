@@ -67,6 +67,15 @@ def main_nav(page: Page):
     return page.get_by_test_id("main-nav")
 
 
+def expect_administration_menu(page: Page, items: list[str]) -> None:
+    """Open the Administration menu, check its entries, close it again."""
+    nav = main_nav(page)
+    nav.get_by_role("button", name="Administration").click()
+    expect(nav.locator(".dropdown-menu").get_by_role("link")).to_have_text(items)
+    page.keyboard.press("Escape")
+    expect(nav.locator(".dropdown-menu")).to_be_hidden()
+
+
 def test_customer_admin_signs_in_and_out(page: Page, demo_server):
     errors = console_errors(page)
     navigations: list[str] = []
@@ -83,7 +92,10 @@ def test_customer_admin_signs_in_and_out(page: Page, demo_server):
 
     nav = main_nav(page)
     expect(nav.get_by_role("link")).to_have_text(
-        ["Dashboard", "Members", "Single sign-on", "Audit trail"]
+        ["Dashboard", "Sites", "Inventory", "Billing accounts"]
+    )
+    expect_administration_menu(
+        page, ["Members", "Single sign-on", "Partners", "API keys", "Audit trail"]
     )
     expect(nav.get_by_role("link", name="Organisations")).to_have_count(0)
     expect(page.get_by_test_id("current-user")).to_contain_text("Ada Admin")
@@ -113,12 +125,12 @@ def test_operator_admin_sees_organisations(page: Page, demo_server):
     errors = console_errors(page)
     sign_in(page, demo_server, "olga.novak@carrier.example", "carrier", "olga")
 
-    # operator_admin holds orgs:manage, users:view, sso:manage (its own organisation's IdP)
-    # and audit:view: see portal/security.py ROLE_PERMISSIONS.
+    # operator_admin: see portal/security.py ROLE_PERMISSIONS.
     nav = main_nav(page)
     expect(nav.get_by_role("link")).to_have_text(
-        ["Dashboard", "Organisations", "Members", "Single sign-on", "Audit trail"]
+        ["Dashboard", "Organisations", "Legacy imports", "Account managers"]
     )
+    expect_administration_menu(page, ["Members", "Single sign-on", "API keys", "Audit trail"])
     expect(page.get_by_test_id("current-user")).to_contain_text("Olga Novak")
 
     nav.get_by_role("link", name="Organisations").click()
@@ -130,13 +142,16 @@ def test_operator_admin_sees_organisations(page: Page, demo_server):
     assert csp_violations(errors) == [], errors
 
 
-def test_buyer_sees_only_the_dashboard(page: Page, demo_server):
+def test_buyer_sees_the_estate_but_no_administration(page: Page, demo_server):
     errors = console_errors(page)
     sign_in(page, demo_server, "bob.buyer@acme.example", "acme", "bob")
 
     nav = main_nav(page)
-    expect(nav.get_by_role("link")).to_have_text(["Dashboard"])
+    expect(nav.get_by_role("link")).to_have_text(
+        ["Dashboard", "Sites", "Inventory", "Billing accounts"]
+    )
     expect(page.get_by_test_id("current-user")).to_contain_text("Bob Buyer")
     expect(page.get_by_role("heading", name="Buying")).to_be_visible()
     expect(page.get_by_role("heading", name="Administration")).to_have_count(0)
+    expect(nav.get_by_role("button", name="Administration")).to_have_count(0)
     assert csp_violations(errors) == [], errors

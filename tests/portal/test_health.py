@@ -41,3 +41,10 @@ def test_a_request_id_with_odd_characters_is_replaced(client):
     response = client.get("/healthz", headers={"X-Request-ID": "bad id; <script>"})
     assert response.headers["X-Request-ID"] != "bad id; <script>"
     assert len(response.headers["X-Request-ID"]) == 32
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(make_app):
+    app = make_app(MAX_CONTENT_LENGTH=1024)
+    response = app.test_client().post("/login", data={"email": "x" * 5000})
+    assert response.status_code == 413
+    assert "larger than the portal accepts" in response.get_data(as_text=True)

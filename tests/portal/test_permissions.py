@@ -4,14 +4,27 @@ answer 404."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from conftest import count_queries, csrf_token, login_as
 from sqlalchemy import select
 
-from accounts.models import Invitation
+from accounts.apikeys import create_api_key
+from accounts.estate import staging
+from accounts.estate.csv_sites import preview_import, read_csv
+from accounts.estate.models import BillingAccount, Site
+from accounts.legacy.models import LegacyAccount, MatchProposal
+from accounts.models import (
+    AccountManagerAssignment,
+    ApiKey,
+    Delegation,
+    Invitation,
+    Organisation,
+)
 from portal.audit import AuditEvent
+from portal.db import utcnow
 from portal.extensions import db
 from portal.security import ROLE_PERMISSIONS, ROLES_BY_ORG_KIND, Permission, Role
 
@@ -67,6 +80,40 @@ PAGES = [
     ("POST", "/organisation/members/invite", Permission.USERS_MANAGE),
     ("POST", "/organisation/members/{member}/roles", Permission.USERS_MANAGE),
     ("POST", "/organisation/invitations/{invitation}/revoke", Permission.USERS_MANAGE),
+    ("GET", "/organisation/api-keys", Permission.APIKEYS_MANAGE),
+    ("POST", "/organisation/api-keys", Permission.APIKEYS_MANAGE),
+    ("POST", "/organisation/api-keys/{api_key}/revoke", Permission.APIKEYS_MANAGE),
+    ("GET", "/organisation/delegations", Permission.DELEGATIONS_MANAGE),
+    ("POST", "/organisation/delegations", Permission.DELEGATIONS_MANAGE),
+    ("POST", "/organisation/delegations/{delegation}/revoke", Permission.DELEGATIONS_MANAGE),
+    ("GET", "/operator/account-managers", Permission.ACCOUNT_MANAGERS_MANAGE),
+    ("POST", "/operator/account-managers", Permission.ACCOUNT_MANAGERS_MANAGE),
+    ("POST", "/operator/account-managers/{assignment}/remove",
+     Permission.ACCOUNT_MANAGERS_MANAGE),
+    ("GET", "/operator/legacy", Permission.LEGACY_IMPORT),
+    ("POST", "/operator/legacy/import", Permission.LEGACY_IMPORT),
+    ("GET", "/operator/legacy/proposals", Permission.LEGACY_IMPORT),
+    ("POST", "/operator/legacy/proposals/{proposal}/confirm", Permission.LEGACY_IMPORT),
+    ("POST", "/operator/legacy/proposals/{proposal}/reject", Permission.LEGACY_IMPORT),
+    ("GET", "/operator/legacy/accounts", Permission.LEGACY_IMPORT),
+    ("GET", "/sites", Permission.SITES_VIEW),
+    ("GET", "/sites/new", Permission.SITES_MANAGE),
+    ("POST", "/sites/new", Permission.SITES_MANAGE),
+    ("GET", "/sites/{site}", Permission.SITES_VIEW),
+    ("GET", "/sites/{site}/edit", Permission.SITES_MANAGE),
+    ("POST", "/sites/{site}/edit", Permission.SITES_MANAGE),
+    ("POST", "/sites/{site}/close", Permission.SITES_MANAGE),
+    ("GET", "/sites/import", Permission.SITES_MANAGE),
+    ("POST", "/sites/import", Permission.SITES_MANAGE),
+    ("POST", "/sites/import/{import_token}/commit", Permission.SITES_MANAGE),
+    ("GET", "/sites/export.csv", Permission.SITES_VIEW),
+    ("GET", "/billing-accounts", Permission.BILLING_ACCOUNTS_VIEW),
+    ("GET", "/billing-accounts/new", Permission.BILLING_ACCOUNTS_MANAGE),
+    ("POST", "/billing-accounts/new", Permission.BILLING_ACCOUNTS_MANAGE),
+    ("GET", "/billing-accounts/{billing_account}", Permission.BILLING_ACCOUNTS_VIEW),
+    ("GET", "/billing-accounts/{billing_account}/edit", Permission.BILLING_ACCOUNTS_MANAGE),
+    ("POST", "/billing-accounts/{billing_account}/edit", Permission.BILLING_ACCOUNTS_MANAGE),
+    ("GET", "/inventory", Permission.INVENTORY_VIEW),
 ]
 SIGNED_IN_ONLY = [("POST", "/logout"), ("POST", "/switch-org")]
 
@@ -91,6 +138,18 @@ def test_the_matrix_lists_every_protected_route(app):
                 assert (method, shape) in listed, f"{method} {shape} is not in the matrix"
 
 
+def _legacy_proposal() -> int:
+    """An open proposal: a legacy account that looks like a customer organisation."""
+    candidate = Organisation(slug="legacy-candidate", name="Candidate GmbH", kind="customer")
+    account = LegacyAccount(system="mobile-bss", external_id="M-1", name="Candidate",
+                            country="DE", status="proposed", held_rows=[])
+    proposal = MatchProposal(account=account, organisation=candidate, score=90,
+                             reasons=["names alike"], status="open")
+    db.session.add(proposal)
+    db.session.commit()
+    return proposal.id
+
+
 def _setup(factory, role):
     org_id = factory.org("home", kind=ROLE_ORG[role])
     user_id = factory.user(org_id, role)
@@ -98,11 +157,37 @@ def _setup(factory, role):
     with factory.app.app_context():
         event = AuditEvent(action="test:event", organisation_id=org_id)
         invitation = Invitation(organisation_id=org_id, email="new@home.test", role=role)
-        db.session.add_all([event, invitation])
+        partner = Organisation(slug="partner-x", name="Partner X", kind="partner")
+        delegation = Delegation(organisation_id=org_id, partner=partner, scopes=["quote"],
+                                expires_at=utcnow() + dt.timedelta(days=30))
+        assignment = AccountManagerAssignment(organisation_id=org_id, user_id=member_id)
+        db.session.add_all([event, invitation, delegation, assignment])
         db.session.commit()
         event_id, invitation_id = event.id, invitation.id
+        extra_ids = {"delegation": delegation.id, "assignment": assignment.id}
+        api_key, _ = create_api_key(db.session, db.session.get(Organisation, org_id),
+                                    "matrix key", role)
+        db.session.commit()
+        extra_ids["proposal"] = _legacy_proposal()
+        extra_ids.update(_estate(org_id, user_id))
     return org_id, user_id, {"event": event_id, "member": member_id,
-                             "invitation": invitation_id}
+                             "invitation": invitation_id, "api_key": api_key.id,
+                             **extra_ids}
+
+
+def _estate(org_id: int, user_id: int) -> dict:
+    """A billing account and a site of the organisation, and a site import the user
+    previewed (inside an app context)."""
+    account = BillingAccount(organisation_id=org_id, number="BA-1", name="Main", country="DE")
+    site = Site(organisation_id=org_id, code="S-1", name="Site", address="1 Road",
+                postcode="1000", city="Berlin", country="DE", billing_account=account)
+    db.session.add_all([account, site])
+    data = b"code,name,address,postcode,city,country\nS-2,Shop,2 Road,1000,Berlin,DE\n"
+    fingerprint = preview_import(db.session, org_id, read_csv(data)).fingerprint
+    db.session.commit()  # last: a read after it would leave the caller's objects expired
+    token = staging.stage(data, org_id=org_id, user_id=user_id, filename="sites.csv",
+                          fingerprint=fingerprint)
+    return {"site": site.id, "billing_account": account.id, "import_token": token}
 
 
 @pytest.mark.parametrize("method,path,permission", PAGES)
@@ -140,8 +225,18 @@ def test_sign_out_and_switching_need_a_session(client, method, path):
     ("GET", "/audit/{event}"),
     ("POST", "/organisation/members/{member}/roles"),
     ("POST", "/organisation/invitations/{invitation}/revoke"),
+    ("POST", "/organisation/delegations/{delegation}/revoke"),
     ("POST", "/organisation/members/{member}/deactivate"),
     ("POST", "/organisation/members/{member}/activate"),
+    ("POST", "/organisation/api-keys/{api_key}/revoke"),
+    ("GET", "/sites/{site}"),
+    ("GET", "/sites/{site}/edit"),
+    ("POST", "/sites/{site}/edit"),
+    ("POST", "/sites/{site}/close"),
+    ("POST", "/sites/import/{import_token}/commit"),
+    ("GET", "/billing-accounts/{billing_account}"),
+    ("GET", "/billing-accounts/{billing_account}/edit"),
+    ("POST", "/billing-accounts/{billing_account}/edit"),
 ])
 def test_objects_of_another_organisation_answer_404(client, factory, method, path):
     _, _, theirs = _setup(factory, Role.ADMIN)
@@ -156,6 +251,9 @@ def test_objects_of_another_organisation_answer_404(client, factory, method, pat
         from accounts.models import User
 
         assert db.session.get(User, theirs["member"]).active is True
+        assert db.session.get(ApiKey, theirs["api_key"]).revoked_at is None
+        assert db.session.get(Site, theirs["site"]).status == "active"
+        assert db.session.scalars(select(Site).where(Site.code == "S-2")).first() is None
 
 
 def test_switching_to_an_organisation_without_membership_answers_404(client, factory):
@@ -194,3 +292,11 @@ def test_posts_without_a_csrf_token_are_refused(client, factory, path):
         assert db.session.scalars(
             select(AuditEvent).where(AuditEvent.action.in_(["sso:update", "auth:logout"]))
         ).all() == []
+
+
+@pytest.mark.parametrize("path", ["/audit/99999999999999", "/sites/2147483648",
+                                  "/audit/0", "/audit/-1"])
+def test_ids_outside_the_database_range_answer_404(client, factory, path):
+    org_id = factory.org("home")
+    login_as(client, factory.user(org_id, Role.ADMIN), org_id)
+    assert client.get(path).status_code == 404

@@ -143,6 +143,7 @@ def upgrade() -> None:
     with op.batch_alter_table('services', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_services_billing_account_id'), ['billing_account_id'], unique=False)
         batch_op.create_index('ix_services_org_status', ['organisation_id', 'status'], unique=False)
+        batch_op.create_index('ix_services_org_offering', ['organisation_id', 'offering_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_services_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_services_site_id'), ['site_id'], unique=False)
 
@@ -163,6 +164,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_services_site_id'))
         batch_op.drop_index(batch_op.f('ix_services_organisation_id'))
         batch_op.drop_index('ix_services_org_status')
+        batch_op.drop_index('ix_services_org_offering')
         batch_op.drop_index(batch_op.f('ix_services_billing_account_id'))
 
     op.drop_table('services')
