@@ -12,9 +12,9 @@ from sqlalchemy.orm import joinedload
 from accounts import delegation as rules
 from accounts.forms import ActionForm, AssignmentForm, DelegationForm
 from accounts.models import AccountManagerAssignment, Delegation, Organisation, User
-from accounts.services import AccountError
 from portal.db import tenant_get_or_404, utcnow
 from portal.extensions import db
+from portal.rules import commit_or_flash
 from portal.security import Permission, require
 
 bp = Blueprint("delegations", __name__)
@@ -56,15 +56,10 @@ def grant():
         return redirect(url_for(".index"))
     partner = db.session.get(Organisation, form.partner_id.data)
     expires_at = dt.datetime.combine(form.expires_on.data, dt.time(23, 59, 59), dt.UTC)
-    try:
-        rules.grant_delegation(db.session, g.current_org, partner, form.scopes.data, expires_at)
-        db.session.commit()
-    except AccountError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for(".index"))
-    flash(f"{partner.name} may act for {g.current_org.name} until "
-          f"{form.expires_on.data.isoformat()}.", "success")
+    if commit_or_flash(lambda: rules.grant_delegation(db.session, g.current_org, partner,
+                                                      form.scopes.data, expires_at)):
+        flash(f"{partner.name} may act for {g.current_org.name} until "
+              f"{form.expires_on.data.isoformat()}.", "success")
     return redirect(url_for(".index"))
 
 
@@ -115,14 +110,8 @@ def assign():
         return redirect(url_for(".assignments"))
     customer = db.session.get(Organisation, form.customer_id.data)
     manager = db.session.get(User, form.manager_id.data)
-    try:
-        rules.assign_account_manager(db.session, customer, manager)
-        db.session.commit()
-    except AccountError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for(".assignments"))
-    flash(f"{manager.display_name} now looks after {customer.name}.", "success")
+    if commit_or_flash(lambda: rules.assign_account_manager(db.session, customer, manager)):
+        flash(f"{manager.display_name} now looks after {customer.name}.", "success")
     return redirect(url_for(".assignments"))
 
 

@@ -10,9 +10,10 @@ from sqlalchemy.orm import selectinload
 from accounts import members as rules
 from accounts.forms import ActionForm, InviteForm, RolesForm
 from accounts.models import Invitation, Membership, User
-from accounts.services import AccountError, set_user_active
+from accounts.services import set_user_active
 from portal.db import tenant_get_or_404
 from portal.extensions import db
+from portal.rules import commit_or_flash
 from portal.security import ROLES_BY_ORG_KIND, Permission, require
 from portal.templating import role_label
 
@@ -77,14 +78,9 @@ def invite():
     if not form.validate_on_submit():
         flash("Enter an e-mail address and pick a role.", "danger")
         return redirect(url_for(".index"))
-    try:
-        rules.invite(db.session, g.current_org, form.email.data, form.role.data)
-        db.session.commit()
-    except AccountError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for(".index"))
-    flash(f"{form.email.data} can now sign in as {role_label(form.role.data)}.", "success")
+    if commit_or_flash(lambda: rules.invite(db.session, g.current_org, form.email.data,
+                                            form.role.data)):
+        flash(f"{form.email.data} can now sign in as {role_label(form.role.data)}.", "success")
     return redirect(url_for(".index"))
 
 
@@ -110,15 +106,10 @@ def set_roles(user_id: int):
     form.roles.choices = _role_choices()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        before, after = rules.set_manual_roles(db.session, g.current_org, user,
-                                               set(form.roles.data))
-        db.session.commit()
-    except AccountError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for(".index"))
-    flash(f"{user.email} now holds: {', '.join(role_label(r) for r in after)}.", "success")
+    if commit_or_flash(lambda: rules.set_manual_roles(db.session, g.current_org, user,
+                                                      set(form.roles.data))):
+        roles = sorted(m.role for m in user.memberships if m.organisation_id == g.current_org_id)
+        flash(f"{user.email} now holds: {', '.join(role_label(r) for r in roles)}.", "success")
     return redirect(url_for(".index"))
 
 

@@ -20,6 +20,7 @@ from accounts.models import (
 )
 from portal import audit
 from portal.db import utcnow
+from portal.rules import RuleError
 from portal.security import ROLES_BY_ORG_KIND
 from portal.sessions import end_sessions_of_user
 
@@ -27,7 +28,7 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
-class AccountError(ValueError):
+class AccountError(RuleError):
     """A request that breaks a rule; the message is shown to the user as it is."""
 
 

@@ -25,6 +25,7 @@ from accounts.estate.models import (
 )
 from portal import audit
 from portal.db import utcnow
+from portal.rules import RuleError
 
 if TYPE_CHECKING:
     from accounts.estate.csv_sites import ImportPreview
@@ -49,7 +50,7 @@ CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 FORMULA_START = ("=", "+", "-", "@")
 
 
-class EstateError(ValueError):
+class EstateError(RuleError):
     """A change that breaks a rule. `errors` maps a field to what is wrong with it (the
     problem reads after the field's name: "name" + " is missing")."""
 

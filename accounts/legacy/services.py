@@ -39,12 +39,13 @@ from accounts.models import Organisation
 from accounts.services import create_organisation, org_by_slug
 from portal import audit
 from portal.db import utcnow
+from portal.rules import RuleError
 
 SAMPLES = Path(__file__).resolve().parents[2] / "portal" / "demo_data" / "legacy"
 CHUNK = 500
 
 
-class LegacyError(ValueError):
+class LegacyError(RuleError):
     """A request that breaks a rule; the message is shown to the user as it is."""
 
 

@@ -183,3 +183,36 @@ def test_a_parent_admin_manages_subsidiaries_but_not_the_other_way(client, facto
     page = subsidiary.get("/dashboard").get_data(as_text=True)
     assert "Acme-Lyon" in page and "Acme-Group" not in page
     assert _switch(subsidiary, group).status_code == 404
+
+
+ESTATE_PAGES = ["/sites", "/inventory", "/billing-accounts"]
+
+
+def _partner_session(app, factory, scopes, expires_in_days=30):
+    acme = factory.org("acme")
+    northwind = factory.org("northwind", kind="partner")
+    paul = factory.user(northwind, "partner_agent", email="paul@northwind.test")
+    with app.app_context():
+        db.session.add(Delegation(organisation_id=acme, partner_id=northwind, scopes=scopes,
+                                  expires_at=utcnow() + dt.timedelta(days=expires_in_days)))
+        db.session.commit()
+    client = app.test_client()
+    login_as(client, paul, acme)
+    return client
+
+
+def test_a_partner_sees_the_estate_and_billing_only_with_the_billing_scope(app, factory):
+    client = _partner_session(app, factory, ["quote"])
+    assert [client.get(p).status_code for p in ESTATE_PAGES] == [200, 200, 403]
+
+
+def test_the_billing_scope_opens_billing_accounts(app, factory):
+    client = _partner_session(app, factory, ["billing"])
+    assert [client.get(p).status_code for p in ESTATE_PAGES] == [200, 200, 200]
+
+
+def test_without_a_live_delegation_a_partner_sees_no_customer_estate(app, factory):
+    client = _partner_session(app, factory, ["quote", "order", "billing"],
+                              expires_in_days=-1)
+    # Back in their own organisation, where a partner agent holds no estate.
+    assert [client.get(p).status_code for p in ESTATE_PAGES] == [403, 403, 403]
