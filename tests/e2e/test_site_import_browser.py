@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.test_signin_browser import console_errors, csp_violations, sign_in
+from e2e.test_signin_browser import console_errors, csp_violations, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +33,7 @@ def test_admin_imports_sites_fixing_a_bad_row_first(page: Page, demo_server):
 
     page.get_by_test_id("main-nav").get_by_role("link", name="Sites").click()
     expect(page).to_have_url(f"{demo_server.url}/sites")
+    screenshot(page, "sites.png")
     page.get_by_role("link", name="Import from CSV").click()
     expect(page.get_by_role("heading", name="Import sites from a CSV file")).to_be_visible()
 
@@ -48,6 +49,7 @@ def test_admin_imports_sites_fixing_a_bad_row_first(page: Page, demo_server):
     expect(error_rows.first).to_contain_text("E2E-002")
     expect(error_rows.first).to_contain_text("country 'XX' is not an ISO 3166 alpha-2")
     expect(page.get_by_role("button", name=re.compile(r"^Import"))).to_have_count(0)
+    screenshot(page, "site-import-errors.png")
 
     # The corrected file, uploaded from the preview page itself.
     page.get_by_label("CSV file of sites").set_input_files(csv_file(GOOD_ROWS))
