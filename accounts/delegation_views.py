@@ -12,9 +12,9 @@ from sqlalchemy.orm import joinedload
 from accounts import delegation as rules
 from accounts.forms import ActionForm, AssignmentForm, DelegationForm
 from accounts.models import AccountManagerAssignment, Delegation, Organisation, User
+from portal.actions import commit_or_flash
 from portal.db import tenant_get_or_404, utcnow
 from portal.extensions import db
-from portal.rules import commit_or_flash
 from portal.security import Permission, require
 
 bp = Blueprint("delegations", __name__)

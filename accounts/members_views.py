@@ -11,9 +11,9 @@ from accounts import members as rules
 from accounts.forms import ActionForm, InviteForm, RolesForm
 from accounts.models import Invitation, Membership, User
 from accounts.services import set_user_active
+from portal.actions import commit_or_flash
 from portal.db import tenant_get_or_404
 from portal.extensions import db
-from portal.rules import commit_or_flash
 from portal.security import ROLES_BY_ORG_KIND, Permission, require
 from portal.templating import role_label
 

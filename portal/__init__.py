@@ -71,27 +71,25 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from accounts.admin_views import bp as admin_bp
+    from accounts.apikeys_views import bp as apikeys_bp
     from accounts.audit_views import bp as audit_bp
     from accounts.dashboard import bp as dashboard_bp
     from accounts.delegation_views import bp as delegations_bp
     from accounts.estate.views import bp as estate_bp
+    from accounts.legacy.views import bp as legacy_bp
     from accounts.members_views import bp as members_bp
     from accounts.operator_views import bp as operator_bp
     from accounts.views import bp as accounts_bp
+    from portal.api import register as register_api
+    from portal.catalog.views import bp as catalog_bp
     from portal.health import bp as health_bp
+    from quotes.views import bp as configurator_bp
 
     for blueprint in (health_bp, accounts_bp, dashboard_bp, admin_bp, members_bp, audit_bp,
-                      operator_bp, delegations_bp):
+                      operator_bp, delegations_bp, estate_bp, apikeys_bp, legacy_bp,
+                      catalog_bp, configurator_bp):
         app.register_blueprint(blueprint)
-    app.register_blueprint(estate_bp)
-    from accounts.apikeys_views import bp as apikeys_bp
-    from portal.api import register as register_api
-
-    app.register_blueprint(apikeys_bp)
     register_api(app)
-    from accounts.legacy.views import bp as legacy_bp
-
-    app.register_blueprint(legacy_bp)
     if app.config["DEV_IDP"]:
         from portal.devidp import bp as devidp_bp
 
@@ -109,3 +107,6 @@ def _register_commands(app: Flask) -> None:
     from accounts.legacy.cli import register as register_legacy
 
     register_legacy(app)
+    from portal.catalog.cli import register as register_catalog
+
+    register_catalog(app)

@@ -18,6 +18,7 @@ from accounts.services import (
     roles_from_groups,
     set_idp_connection,
 )
+from portal.catalog.demo import load_demo_catalog
 from portal.db import utcnow
 from portal.demo_estate import load_estate
 from portal.devidp import personas
@@ -60,6 +61,7 @@ def load_demo(only_if_empty: bool = False) -> bool:
                          utcnow() + dt.timedelta(days=365))
     for customer in ("acme", "globex"):
         assign_account_manager(session, orgs[customer], people["amelia"])
+    load_demo_catalog(session, DEMO_ACTOR)
     session.commit()
     # The legacy systems' sample exports: more customers, and a few accounts that look like
     # Acme and Globex, waiting as proposals for an operator admin (idempotent).

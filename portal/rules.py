@@ -1,26 +1,5 @@
-"""Business-rule errors and the one way views apply a change that may break a rule."""
-
-from __future__ import annotations
-
-from collections.abc import Callable
-
-from flask import flash
-
-from portal.extensions import db
+"""Business-rule errors, shared by every service (no web framework here)."""
 
 
 class RuleError(ValueError):
     """A request that breaks a business rule; the message is shown to the user as it is."""
-
-
-def commit_or_flash(change: Callable[[], object]) -> bool:
-    """Run `change()` (a service call) and commit. On a broken rule, roll everything back
-    and flash the rule's message. Returns whether the change was made."""
-    try:
-        change()
-        db.session.commit()
-    except RuleError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return False
-    return True

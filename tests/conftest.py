@@ -18,6 +18,8 @@ from werkzeug.serving import make_server
 
 import accounts.estate.models  # noqa: F401 - every table must be known to empty them
 import accounts.legacy.models  # noqa: F401
+import portal.catalog.models  # noqa: F401
+import quotes.models  # noqa: F401
 from accounts.models import Membership, Organisation, User
 from accounts.services import create_organisation, set_idp_connection
 from portal import create_app

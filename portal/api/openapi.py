@@ -10,6 +10,7 @@ from flask import jsonify
 
 from portal.api import api_blueprint
 from portal.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from portal.api.tmf620 import TMF620_LIFECYCLE_STATUSES
 from portal.api.tmf637 import TMF_STATUSES
 from portal.security import public
 
@@ -158,6 +159,99 @@ SCHEMAS = {
     },
 }
 
+NUMBER = {"type": "number"}
+DURATION = {"type": "object", "properties": {"amount": {"type": "integer"}, "units": STRING}}
+OFFERING_REF = {
+    "type": "object", "required": ["id", "relationshipType"],
+    "properties": {"id": STRING, "href": STRING, "name": STRING, "relationshipType": {
+        "type": "string", "enum": ["requires", "excludes", "plan", "accessory"]},
+        "@referredType": STRING},
+}
+CATALOG_SCHEMAS = {
+    "Place": {
+        "type": "object", "required": ["id"],
+        "description": "A country where the offering is sold (ISO 3166 alpha-2 code).",
+        "properties": {"id": STRING, "name": STRING, "@referredType": STRING},
+    },
+    "ProductOfferingTerm": {
+        "type": "object",
+        "properties": {"name": STRING, "description": STRING, "duration": DURATION},
+    },
+    "ProductOffering": {
+        "type": "object",
+        "description": "TMF620 v4 ProductOffering (the attributes the portal fills in); the "
+                       "id is the offering code.",
+        "required": ["id", "href", "@type"],
+        "properties": {
+            "id": STRING,
+            "href": STRING,
+            "name": STRING,
+            "description": STRING,
+            "isBundle": {"type": "boolean"},
+            "isSellable": {"type": "boolean"},
+            "lastUpdate": DATE_TIME,
+            "lifecycleStatus": STRING,
+            "version": STRING,
+            "validFor": _ref("TimePeriod"),
+            "category": _array({"type": "object", "required": ["id"], "properties": {
+                "id": STRING, "name": STRING, "@referredType": STRING}}),
+            "place": _array(_ref("Place")),
+            "productOfferingTerm": _array(_ref("ProductOfferingTerm")),
+            "productOfferingPrice": _array({
+                "type": "object", "required": ["id", "priceType"],
+                "properties": {
+                    "id": STRING, "href": STRING, "name": STRING,
+                    "priceType": {"type": "string", "enum": ["recurring", "oneTime"]},
+                    "recurringChargePeriod": STRING,
+                    "recurringChargePeriodLength": {"type": "integer"},
+                    "price": {"type": "object",
+                              "properties": {"dutyFreeAmount": _ref("Money")}},
+                    "priceAlteration": _array({
+                        "type": "object", "required": ["priceType", "price"],
+                        "properties": {
+                            "name": STRING, "description": STRING, "priceType": STRING,
+                            "recurringChargePeriod": STRING,
+                            "applicationDuration": DURATION,
+                            "price": {"type": "object", "properties": {"percentage": NUMBER}},
+                            "validFor": _ref("TimePeriod"),
+                        },
+                    }),
+                    "@referredType": STRING,
+                },
+            }),
+            "productOfferingRelationship": _array(OFFERING_REF),
+            "@type": {"type": "string", "enum": ["ProductOffering"]},
+        },
+    },
+    "ProductOfferingPrice": {
+        "type": "object",
+        "description": "TMF620 v4 ProductOfferingPrice: `<code>-MRC` (per unit and month) or "
+                       "`<code>-NRC` (per unit, once).",
+        "required": ["id", "href", "@type"],
+        "properties": {
+            "id": STRING,
+            "href": STRING,
+            "name": STRING,
+            "description": STRING,
+            "isBundle": {"type": "boolean"},
+            "lastUpdate": DATE_TIME,
+            "lifecycleStatus": STRING,
+            "version": STRING,
+            "priceType": {"type": "string", "enum": ["recurring", "oneTime"]},
+            "recurringChargePeriodType": STRING,
+            "recurringChargePeriodLength": {"type": "integer"},
+            "price": _ref("Money"),
+            "unitOfMeasure": {"type": "object",
+                              "properties": {"amount": NUMBER, "units": STRING}},
+            "place": _array(_ref("Place")),
+            "productOfferingTerm": _array(_ref("ProductOfferingTerm")),
+            "validFor": _ref("TimePeriod"),
+            "@type": {"type": "string", "enum": ["ProductOfferingPrice"]},
+        },
+    },
+}
+SCHEMAS.update(CATALOG_SCHEMAS)
+
 
 def _error(description: str, **headers) -> dict:
     answer = {"description": description,
@@ -204,7 +298,8 @@ def _path_id(description: str) -> dict:
             "schema": STRING}
 
 
-def _list(summary: str, operation_id: str, tag: str, schema: str, filters: list) -> dict:
+def _list(summary: str, operation_id: str, tag: str, schema: str, filters: list,
+          extra: dict | None = None) -> dict:
     return {"get": {
         "summary": summary, "operationId": operation_id, "tags": [tag],
         "parameters": [FIELDS, *PAGE_PARAMETERS, *filters],
@@ -212,20 +307,22 @@ def _list(summary: str, operation_id: str, tag: str, schema: str, filters: list)
             "200": {"description": "A page of items", "headers": LIST_HEADERS,
                     "content": {"application/json": {"schema": _array(_ref(schema))}}},
             "400": _error("A parameter has a bad value, or is unknown"),
+            **(extra or {}),
             **ERRORS,
         },
     }}
 
 
-def _retrieve(summary: str, operation_id: str, tag: str, schema: str) -> dict:
+def _retrieve(summary: str, operation_id: str, tag: str, schema: str,
+              parameters: tuple = (), not_found: str = "in the key's organisation") -> dict:
     return {"get": {
         "summary": summary, "operationId": operation_id, "tags": [tag],
-        "parameters": [_path_id(f"Identifier of the {schema}"), FIELDS],
+        "parameters": [_path_id(f"Identifier of the {schema}"), FIELDS, *parameters],
         "responses": {
             "200": {"description": f"The {schema}",
                     "content": {"application/json": {"schema": _ref(schema)}}},
             "400": _error("An unknown query parameter"),
-            "404": _error(f"No such {schema} in the key's organisation"),
+            "404": _error(f"No such {schema} {not_found}"),
             **ERRORS,
         },
     }}
@@ -254,6 +351,37 @@ PATHS = {
         "A product of the organisation", "retrieveProduct", "productInventory", "Product"),
 }
 
+CATALOG_API = "/tmf-api/productCatalogManagement/v4"
+VERSION_PARAMETER = _query("version", "A catalog version number (default: the catalog in "
+                                      "force)", {"type": "integer", "minimum": 1})
+NO_VERSION = {"404": _error("No such catalog version")}
+IN_CATALOG = "in the catalog (or no such catalog version)"
+LIFECYCLE_FILTER = _query("lifecycleStatus", "Only those in this state today: Launched (on "
+                                             "sale), Active (scheduled), Retired (ended)",
+                          {"type": "string", "enum": list(TMF620_LIFECYCLE_STATUSES)})
+PATHS.update({
+    f"{CATALOG_API}/productOffering": _list(
+        "List the catalog's product offerings", "listProductOffering",
+        "productCatalogManagement", "ProductOffering",
+        [VERSION_PARAMETER, LIFECYCLE_FILTER,
+         _query("name", "Only the offering with exactly this name"),
+         _query("category.id", "Only offerings of this family (mobile, broadband, sdwan, "
+                               "voice, tv, content, device, accessory)")], NO_VERSION),
+    f"{CATALOG_API}/productOffering/{{id}}": _retrieve(
+        "A product offering (the id is its code)", "retrieveProductOffering",
+        "productCatalogManagement", "ProductOffering", (VERSION_PARAMETER,), IN_CATALOG),
+    f"{CATALOG_API}/productOfferingPrice": _list(
+        "List the catalog's prices: `<code>-MRC` and `<code>-NRC` of each offering",
+        "listProductOfferingPrice", "productCatalogManagement", "ProductOfferingPrice",
+        [VERSION_PARAMETER, LIFECYCLE_FILTER,
+         _query("priceType", "Only recurring or one-off prices",
+                {"type": "string", "enum": ["recurring", "oneTime"]})], NO_VERSION),
+    f"{CATALOG_API}/productOfferingPrice/{{id}}": _retrieve(
+        "A product offering price (`<code>-MRC` or `<code>-NRC`)",
+        "retrieveProductOfferingPrice", "productCatalogManagement", "ProductOfferingPrice",
+        (VERSION_PARAMETER,), IN_CATALOG),
+})
+
 
 def openapi_document() -> dict:
     """The OpenAPI 3.0 document of the portal's API."""
@@ -262,10 +390,12 @@ def openapi_document() -> dict:
         "info": {
             "title": "Carrier Business portal API",
             "version": VERSION,
-            "description": "TMF Open APIs of the portal: TMF666 Account Management and TMF637 "
-                           "Product Inventory (v4), read-only, for the organisation that owns "
-                           "the API key. Keys are created by the organisation's admins under "
-                           "Organisation > API keys. Errors are TMF `Error` objects.",
+            "description": "TMF Open APIs of the portal: TMF666 Account Management, TMF637 "
+                           "Product Inventory and TMF620 Product Catalog Management (v4), "
+                           "read-only, for the organisation that owns the API key (the "
+                           "catalog is the same for every organisation). Keys are created by "
+                           "the organisation's admins under Organisation > API keys. Errors "
+                           "are TMF `Error` objects.",
         },
         "paths": PATHS,
         "components": {

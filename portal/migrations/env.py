@@ -7,7 +7,9 @@ import accounts.estate.models  # noqa: F401 - registers the tables
 import accounts.legacy.models  # noqa: F401
 import accounts.models  # noqa: F401
 import portal.audit  # noqa: F401
+import portal.catalog.models  # noqa: F401
 import portal.sessions  # noqa: F401
+import quotes.models  # noqa: F401
 from portal.db import Base, UTCDateTime
 
 config = context.config

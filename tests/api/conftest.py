@@ -24,6 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SPEC_FILES = {
     "TMF666": "TMF666-Account-v4.swagger.json",
     "TMF637": "TMF637-ProductInventory-v4.swagger.json",
+    "TMF620": "TMF620-ProductCatalog-v4.swagger.json",
 }
 
 

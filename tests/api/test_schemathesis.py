@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from accounts.apikeys import create_api_key
 from accounts.models import Organisation
 from portal.api.openapi import PATHS
+from portal.catalog.demo import load_demo_catalog
 from portal.extensions import db
 
 from .conftest import add_estate
@@ -27,10 +28,11 @@ def api_app(make_app):
 @pytest.fixture
 def api_token(api_app, factory):
     """A viewer key of an organisation with an estate (ids 1.. exist, so some generated
-    ids hit real accounts and products)."""
+    ids hit real accounts and products), and the demo catalog."""
     org_id = factory.org("acme")
     with api_app.app_context():
         add_estate(db.session, org_id, "acme", services=6)
+        load_demo_catalog(db.session)
         _, token = create_api_key(db.session, db.session.get(Organisation, org_id),
                                   "schemathesis", "viewer")
         db.session.commit()
@@ -70,6 +72,10 @@ def test_the_document_is_public_and_lists_the_endpoints(client):
         "/tmf-api/accountManagement/v4/billingAccount/{id}",
         "/tmf-api/productInventory/v4/product",
         "/tmf-api/productInventory/v4/product/{id}",
+        "/tmf-api/productCatalogManagement/v4/productOffering",
+        "/tmf-api/productCatalogManagement/v4/productOffering/{id}",
+        "/tmf-api/productCatalogManagement/v4/productOfferingPrice",
+        "/tmf-api/productCatalogManagement/v4/productOfferingPrice/{id}",
     }
     listing = document["paths"]["/tmf-api/productInventory/v4/product"]["get"]
     assert {"offset", "limit", "fields", "status", "place.id", "productOffering.id",

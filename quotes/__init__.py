@@ -1,0 +1,1 @@
+"""The configurator (cart), and later quotes, their versions, approvals and acceptance."""
