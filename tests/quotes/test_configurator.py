@@ -303,3 +303,29 @@ def test_a_line_of_another_cart_answers_404_and_stays(client, shop, factory, app
     assert client.post(f"/configurator/lines/{line_id}/delete",
                        data={"csrf_token": token}).status_code == 404
     assert lines(app) == [("GLX-1", "MOB-UNL", 7, 24)]
+
+
+@pytest.mark.parametrize("scopes,status", [(["quote"], 200), (["order", "billing"], 403)])
+def test_a_partner_configures_for_a_customer_only_with_the_quote_scope(
+    app, factory, shop, scopes, status
+):
+    import datetime as dt
+
+    from accounts.models import Delegation
+    from portal.db import utcnow
+
+    partner = factory.org("northwind", kind="partner")
+    agent = factory.user(partner, "partner_agent", email="paul@northwind.test")
+    with app.app_context():
+        db.session.add(Delegation(organisation_id=shop["org"], partner_id=partner,
+                                  scopes=scopes, expires_at=utcnow() + dt.timedelta(days=9)))
+        db.session.commit()
+    client = app.test_client()
+    login_as(client, agent, shop["org"])
+    assert client.get("/configurator").status_code == status
+    if status == 200:
+        add(client, "MOB-UNL", scope="country", country="DE")
+        assert [code for code, *_ in lines(app)] == ["DE-1", "DE-2", "DE-3"]
+        with app.app_context():
+            cart = db.session.scalars(select(Cart)).one()
+            assert (cart.organisation_id, cart.created_by_id) == (shop["org"], agent)
