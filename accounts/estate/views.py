@@ -96,6 +96,30 @@ def _show_errors(form, error: EstateError) -> None:
 # Sites ------------------------------------------------------------------------------------
 
 
+_REFUSED = object()
+SITE_CODE_TAKEN = "Site code is already used by another site."
+ACCOUNT_NUMBER_TAKEN = "Account number is already used by another account."
+
+
+def _save(form, change, unique_field: str, taken_message: str):
+    """Run `change()` and commit. A broken rule goes back onto the form's fields, and so
+    does a unique value another request took meanwhile; both roll back. Returns what
+    `change()` returned, or `_REFUSED`."""
+    try:
+        result = change()
+        db.session.commit()
+    except EstateError as exc:
+        db.session.rollback()
+        _show_errors(form, exc)
+        return _REFUSED
+    except IntegrityError:
+        db.session.rollback()
+        field = form[unique_field]
+        field.errors = [*field.errors, taken_message]
+        return _REFUSED
+    return result
+
+
 def _site_filters(form: SiteFilterForm) -> queries.SiteFilters:
     status = form.status.data if form.status.data in SITE_STATUSES else ""
     account = (_account_id(form.billing_account.data)
@@ -171,17 +195,10 @@ def new_site():
     """Add a site."""
     form = _site_form(None)
     if form.validate_on_submit():
-        try:
-            site = create_site(db.session, g.current_org_id, _site_values(form),
-                               _account_id(form.billing_account.data))
-            db.session.commit()
-        except EstateError as exc:
-            db.session.rollback()
-            _show_errors(form, exc)
-        except IntegrityError:  # another request took the code meanwhile
-            db.session.rollback()
-            form.code.errors = [*form.code.errors, "Site code is already used by another site."]
-        else:
+        site = _save(form, lambda: create_site(db.session, g.current_org_id, _site_values(form),
+                                               _account_id(form.billing_account.data)),
+                     "code", SITE_CODE_TAKEN)
+        if site is not _REFUSED:
             flash(f"Site {site.code} created.", "success")
             return redirect(url_for(".site", site_id=site.id))
     return render_template("estate/site_form.html", form=form, site=None)
@@ -194,18 +211,10 @@ def edit_site(site_id: int):
     site = tenant_get_or_404(db.session, Site, site_id)
     form = _site_form(site)
     if form.validate_on_submit():
-        try:
-            changes = update_site(db.session, site, _site_values(form),
-                                  _account_id(form.billing_account.data),
-                                  bill_services=form.bill_services.data)
-            db.session.commit()
-        except EstateError as exc:
-            db.session.rollback()
-            _show_errors(form, exc)
-        except IntegrityError:
-            db.session.rollback()
-            form.code.errors = [*form.code.errors, "Site code is already used by another site."]
-        else:
+        changes = _save(form, lambda: update_site(
+            db.session, site, _site_values(form), _account_id(form.billing_account.data),
+            bill_services=form.bill_services.data), "code", SITE_CODE_TAKEN)
+        if changes is not _REFUSED:
             flash(f"Site {site.code} saved." if changes else "Nothing changed.", "success")
             return redirect(url_for(".site", site_id=site.id))
     return render_template("estate/site_form.html", form=form, site=site)
@@ -363,17 +372,9 @@ def new_billing_account():
     """Add a billing account."""
     form = BillingAccountForm()
     if form.validate_on_submit():
-        try:
-            account = create_billing_account(db.session, g.current_org_id, _account_values(form))
-            db.session.commit()
-        except EstateError as exc:
-            db.session.rollback()
-            _show_errors(form, exc)
-        except IntegrityError:
-            db.session.rollback()
-            form.number.errors = [*form.number.errors,
-                                  "Account number is already used by another account."]
-        else:
+        account = _save(form, lambda: create_billing_account(
+            db.session, g.current_org_id, _account_values(form)), "number", ACCOUNT_NUMBER_TAKEN)
+        if account is not _REFUSED:
             flash(f"Billing account {account.number} created.", "success")
             return redirect(url_for(".billing_account", account_id=account.id))
     return render_template("estate/billing_account_form.html", form=form, account=None)
@@ -386,17 +387,10 @@ def edit_billing_account(account_id: int):
     account = tenant_get_or_404(db.session, BillingAccount, account_id)
     form = BillingAccountForm(obj=account) if request.method == "GET" else BillingAccountForm()
     if form.validate_on_submit():
-        try:
-            changes = update_billing_account(db.session, account, _account_values(form))
-            db.session.commit()
-        except EstateError as exc:
-            db.session.rollback()
-            _show_errors(form, exc)
-        except IntegrityError:
-            db.session.rollback()
-            form.number.errors = [*form.number.errors,
-                                  "Account number is already used by another account."]
-        else:
+        changes = _save(form, lambda: update_billing_account(db.session, account,
+                                                             _account_values(form)),
+                        "number", ACCOUNT_NUMBER_TAKEN)
+        if changes is not _REFUSED:
             flash(f"Billing account {account.number} saved." if changes else "Nothing changed.",
                   "success")
             return redirect(url_for(".billing_account", account_id=account.id))
