@@ -70,7 +70,8 @@ class IdpConnection(Base):
     )
     issuer: Mapped[str] = mapped_column(String(500))
     client_id: Mapped[str] = mapped_column(String(255))
-    # Write-only: never rendered back to anyone, only replaced.
+    # Write-only: never rendered back to anyone, only replaced; encrypted at rest
+    # (portal.crypto.seal), read only to talk to the IdP.
     client_secret: Mapped[str] = mapped_column(Text)
     scopes: Mapped[str] = mapped_column(String(255), default="openid email profile groups")
     groups_claim: Mapped[str] = mapped_column(String(64), default="groups")

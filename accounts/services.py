@@ -19,6 +19,7 @@ from accounts.models import (
     User,
 )
 from portal import audit
+from portal.crypto import seal
 from portal.db import utcnow
 from portal.rules import RuleError
 from portal.security import ROLES_BY_ORG_KIND
@@ -145,12 +146,12 @@ def set_idp_connection(
         if not client_secret:
             raise AccountError("A new connection needs its client secret.")
         connection = IdpConnection(organisation=org, issuer=issuer, client_id=client_id,
-                                   client_secret=client_secret)
+                                   client_secret=seal(client_secret))
         session.add(connection)
     connection.issuer = issuer
     connection.client_id = client_id.strip()
     if client_secret:
-        connection.client_secret = client_secret
+        connection.client_secret = seal(client_secret)  # encrypted at rest
     connection.role_map = role_map
     connection.enabled = enabled
     connection.updated_at = utcnow()

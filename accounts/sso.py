@@ -27,6 +27,7 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 
 from accounts.models import IdpConnection
+from portal.crypto import unseal
 
 SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
                       "ES512", "EdDSA"]
@@ -190,7 +191,7 @@ def client_for(connection: IdpConnection) -> OrganisationOIDCClient:
         name=name,
         client_cls=OrganisationOIDCClient,
         client_id=connection.client_id,
-        client_secret=connection.client_secret,
+        client_secret=unseal(connection.client_secret),
         server_metadata_url=f"{connection.issuer}/.well-known/openid-configuration",
         client_kwargs={
             "scope": connection.scopes,

@@ -22,6 +22,7 @@ def defaults(instance_path: str) -> dict:
     return {
         "ENV": "development",
         "SECRET_KEY": DEFAULT_SECRET_KEY,
+        "DATA_KEY": None,  # encrypts secrets at rest; None: derived from SECRET_KEY
         "DATABASE_URL": f"sqlite:///{Path(instance_path) / 'portal.db'}",
         "BASE_URL": "http://127.0.0.1:5000",
         "DEV_IDP": None,  # None: on in development only

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from accounts.models import IdpConnection, User
 from portal.audit import AuditEvent
+from portal.crypto import unseal
 from portal.extensions import db
 
 
@@ -38,7 +39,8 @@ def test_saving_sso_settings_keeps_the_secret_when_left_empty_and_audits(client,
     assert response.status_code == 302
     with app.app_context():
         connection = db.session.scalars(select(IdpConnection)).one()
-        assert connection.client_secret == "top-secret-value"
+        assert unseal(connection.client_secret) == "top-secret-value"
+        assert "top-secret-value" not in connection.client_secret  # encrypted at rest
         assert connection.client_id == "new-client"
         assert connection.role_map == {"IT": "admin", "Buyers": "buyer"}
         event = db.session.scalars(select(AuditEvent).where(
