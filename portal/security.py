@@ -27,6 +27,7 @@ class Permission(StrEnum):
     USERS_MANAGE = "users:manage"
     SSO_MANAGE = "sso:manage"
     ORGS_MANAGE = "orgs:manage"  # onboard organisations (operator)
+    QUOTES_VIEW = "quotes:view"
     QUOTES_CREATE = "quotes:create"
     QUOTES_APPROVE = "quotes:approve"
     QUOTES_APPROVE_SECOND = "quotes:approve_second"
@@ -67,7 +68,7 @@ ROLES_BY_ORG_KIND: dict[str, tuple[Role, ...]] = {
 
 P = Permission
 _READ_ESTATE = {P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.SITES_VIEW, P.INVENTORY_VIEW,
-                P.BILLING_ACCOUNTS_VIEW}
+                P.BILLING_ACCOUNTS_VIEW, P.QUOTES_VIEW}
 _BUYER = _READ_ESTATE | {P.QUOTES_CREATE, P.ORDERS_CREATE}
 _CUSTOMER_ADMIN = _BUYER | {
     P.AUDIT_VIEW, P.USERS_VIEW, P.USERS_MANAGE, P.SSO_MANAGE, P.BILLS_VIEW, P.SITES_MANAGE,
@@ -113,8 +114,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 # the estate, plus what each granted scope adds.
 DELEGATED_BASE = frozenset({P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.SITES_VIEW, P.INVENTORY_VIEW})
 DELEGATION_SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
-    "quote": frozenset({P.QUOTES_CREATE}),
-    "order": frozenset({P.ORDERS_CREATE}),
+    "quote": frozenset({P.QUOTES_VIEW, P.QUOTES_CREATE}),
+    "order": frozenset({P.QUOTES_VIEW, P.ORDERS_CREATE}),
     "billing": frozenset({P.BILLS_VIEW, P.BILLING_ACCOUNTS_VIEW}),
 }
 

@@ -19,6 +19,8 @@ from werkzeug.serving import make_server
 import accounts.estate.models  # noqa: F401 - every table must be known to empty them
 import accounts.legacy.models  # noqa: F401
 import portal.catalog.models  # noqa: F401
+import portal.notifications.models  # noqa: F401
+import portal.orders.models  # noqa: F401
 import quotes.models  # noqa: F401
 from accounts.models import Membership, Organisation, User
 from accounts.services import create_organisation, set_idp_connection
@@ -193,6 +195,15 @@ def login_as(client, user_id: int, org_id: int | None = None) -> None:
         session["_fresh"] = True
         if org_id is not None:
             session["org_id"] = org_id
+
+
+@pytest.fixture
+def quoting(app, factory):
+    """A customer ready to quote, its account managers and the sales director (see
+    support.quoting)."""
+    from support.quoting import setup_quoting
+
+    return setup_quoting(factory, app)
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import accounts.legacy.models  # noqa: F401
 import accounts.models  # noqa: F401
 import portal.audit  # noqa: F401
 import portal.catalog.models  # noqa: F401
+import portal.notifications.models  # noqa: F401
+import portal.orders.models  # noqa: F401
 import portal.sessions  # noqa: F401
 import quotes.models  # noqa: F401
 from portal.db import Base, UTCDateTime
