@@ -83,11 +83,12 @@ def _register_blueprints(app: Flask) -> None:
     from portal.api import register as register_api
     from portal.catalog.views import bp as catalog_bp
     from portal.health import bp as health_bp
+    from quotes.pdf_views import bp as quote_pdf_bp
     from quotes.views import bp as configurator_bp
 
     for blueprint in (health_bp, accounts_bp, dashboard_bp, admin_bp, members_bp, audit_bp,
                       operator_bp, delegations_bp, estate_bp, apikeys_bp, legacy_bp,
-                      catalog_bp, configurator_bp):
+                      catalog_bp, configurator_bp, quote_pdf_bp):
         app.register_blueprint(blueprint)
     register_api(app)
     if app.config["DEV_IDP"]:

@@ -203,6 +203,7 @@ def _setup(factory, role):
         extra_ids["proposal"] = _legacy_proposal()
         extra_ids["catalog_version"] = _catalog_version()
         extra_ids.update(_estate(org_id, user_id))
+        extra_ids.update(_quote(org_id, user_id, extra_ids["site"]))
     return org_id, user_id, {"event": event_id, "member": member_id,
                              "invitation": invitation_id, "api_key": api_key.id,
                              **extra_ids}
@@ -221,6 +222,25 @@ def _estate(org_id: int, user_id: int) -> dict:
     token = staging.stage(data, org_id=org_id, user_id=user_id, filename="sites.csv",
                           fingerprint=fingerprint)
     return {"site": site.id, "billing_account": account.id, "import_token": token}
+
+
+def _quote(org_id: int, user_id: int, site_id: int) -> dict:
+    """A quote of the organisation (version 1, in progress, one line), with the user
+    assigned to the organisation as account manager (inside an app context)."""
+    from accounts.models import User
+    from portal.catalog.store import current_catalog
+    from quotes import cart as carts
+    from quotes import services
+
+    db.session.add(AccountManagerAssignment(organisation_id=org_id, user_id=user_id))
+    catalog_version, catalog = current_catalog(db.session)
+    cart = carts.open_cart(db.session, org_id, user_id)
+    carts.add_lines(db.session, cart, catalog, [site_id], "MOB-UNL", 2, 12)
+    quote = services.create_from_cart(db.session, cart, catalog_version, catalog,
+                                      db.session.get(User, user_id), dt.date.today())
+    db.session.commit()
+    version = quote.versions[0]
+    return {"quote": quote.id, "quote_version": version.id, "quote_line": version.lines[0].id}
 
 
 @pytest.mark.parametrize("method,path,permission", PAGES)
