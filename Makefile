@@ -24,7 +24,7 @@ run: $(INSTALLED)
 	mkdir -p instance
 	$(BIN)/flask --app app db upgrade
 	$(BIN)/flask --app app demo load --if-empty
-	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
+	$(BIN)/flask --app app serve --host 127.0.0.1 --port 5000
 
 ## Run the whole test suite (PORTAL_TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL).
 test: $(INSTALLED) $(NODE_INSTALLED)

@@ -9,7 +9,10 @@ from sqlalchemy import func, select
 from accounts.models import Membership, Organisation
 from portal.audit import AuditEvent
 from portal.extensions import db
+from portal.orders.models import Order
 from portal.security import Permission, can, public, require
+from quotes.approvals import queue as approval_queue
+from quotes.models import Quote, QuoteVersion
 
 bp = Blueprint("dashboard", __name__)
 
@@ -50,6 +53,19 @@ def index():
                 select(Organisation.kind, func.count()).group_by(Organisation.kind)
             ).all()
         )
+    quote_states, open_orders, waiting = {}, 0, 0
+    if can(Permission.QUOTES_VIEW):
+        quote_states = dict(db.session.execute(
+            select(QuoteVersion.state, func.count()).join(Quote)
+            .where(Quote.organisation_id == org.id,
+                   QuoteVersion.version == Quote.latest_version)
+            .group_by(QuoteVersion.state)).all())
+    if can(Permission.ORDERS_VIEW):
+        open_orders = db.session.scalar(select(func.count()).select_from(Order).where(
+            Order.organisation_id == org.id,
+            Order.state.not_in(("completed", "failed", "cancelled", "rejected", "partial"))))
+    if can(Permission.QUOTES_APPROVE):
+        waiting = len(approval_queue(db.session, current_user))
     own_signins = db.session.scalars(
         select(AuditEvent)
         .where(AuditEvent.actor_user_id == current_user.id, AuditEvent.action == "auth:login")
@@ -62,4 +78,7 @@ def index():
         recent=recent,
         org_counts=org_counts,
         own_signins=own_signins,
+        quote_states=quote_states,
+        open_orders=open_orders,
+        waiting=waiting,
     )

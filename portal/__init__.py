@@ -63,6 +63,9 @@ def _init_extensions(app: Flask) -> None:
     headers.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
+    from portal.notifications import delivery
+
+    delivery.init_app(app)
 
     from accounts.context import load_tenant_context
 
@@ -83,12 +86,21 @@ def _register_blueprints(app: Flask) -> None:
     from portal.api import register as register_api
     from portal.catalog.views import bp as catalog_bp
     from portal.health import bp as health_bp
+    from portal.notifications.views import bp as notifications_bp
+    from portal.orders.change_views import bp as changes_bp
+    from portal.orders.operator_views import bp as order_operations_bp
+    from portal.orders.views import bp as orders_bp
+    from portal.orders.webhook import bp as order_hooks_bp
+    from quotes.approval_views import bp as approvals_bp
     from quotes.pdf_views import bp as quote_pdf_bp
+    from quotes.quote_views import bp as quotes_bp
     from quotes.views import bp as configurator_bp
 
     for blueprint in (health_bp, accounts_bp, dashboard_bp, admin_bp, members_bp, audit_bp,
                       operator_bp, delegations_bp, estate_bp, apikeys_bp, legacy_bp,
-                      catalog_bp, configurator_bp, quote_pdf_bp):
+                      catalog_bp, configurator_bp, quote_pdf_bp, quotes_bp, order_hooks_bp,
+                      notifications_bp, approvals_bp, orders_bp, changes_bp,
+                      order_operations_bp):
         app.register_blueprint(blueprint)
     register_api(app)
     if app.config["DEV_IDP"]:
@@ -103,6 +115,9 @@ def _register_commands(app: Flask) -> None:
     from portal.cli import register as register_portal
 
     register_portal(app)
+    from portal.notifications.cli import register as register_notifications
+
+    register_notifications(app)
     register_accounts(app)
     register_apikeys(app)
     from accounts.legacy.cli import register as register_legacy
@@ -111,3 +126,6 @@ def _register_commands(app: Flask) -> None:
     from portal.catalog.cli import register as register_catalog
 
     register_catalog(app)
+    from portal.orders.cli import register as register_orders
+
+    register_orders(app)

@@ -71,9 +71,13 @@ def record(
     the address, user agent and request id come from the current request, if any. A CLI
     change passes its own `actor_label`.
     """
-    if actor_user_id is None and has_request_context() and current_user.is_authenticated:
-        actor_user_id = current_user.id
-        actor_label = actor_label or current_user.email
+    if actor_user_id is None and has_request_context():
+        api_key = g.get("api_key")
+        if api_key is not None:  # a system calling the API with the organisation's key
+            actor_label = actor_label or f"API key {api_key.prefix} ({api_key.name})"
+        elif current_user.is_authenticated:
+            actor_user_id = current_user.id
+            actor_label = actor_label or current_user.email
     actor_org_id = None
     if has_request_context():
         if organisation_id is None:

@@ -21,6 +21,7 @@ from accounts.services import (
 from portal.catalog.demo import load_demo_catalog
 from portal.db import utcnow
 from portal.demo_estate import load_estate
+from portal.demo_quotes import load_quotes
 from portal.devidp import personas
 from portal.extensions import db
 
@@ -62,6 +63,8 @@ def load_demo(only_if_empty: bool = False) -> bool:
     for customer in ("acme", "globex"):
         assign_account_manager(session, orgs[customer], people["amelia"])
     load_demo_catalog(session, DEMO_ACTOR)
+    session.flush()
+    load_quotes(session, orgs["acme"], people["bob"])
     session.commit()
     # The legacy systems' sample exports: more customers, and a few accounts that look like
     # Acme and Globex, waiting as proposals for an operator admin (idempotent).

@@ -31,7 +31,9 @@ class Permission(StrEnum):
     QUOTES_CREATE = "quotes:create"
     QUOTES_APPROVE = "quotes:approve"
     QUOTES_APPROVE_SECOND = "quotes:approve_second"
+    ORDERS_VIEW = "orders:view"
     ORDERS_CREATE = "orders:create"
+    ORDERS_OPERATE = "orders:operate"  # operator: deliveries that need attention
     BILLS_VIEW = "bills:view"
     CATALOG_VIEW = "catalog:view"
     CATALOG_MANAGE = "catalog:manage"
@@ -68,7 +70,7 @@ ROLES_BY_ORG_KIND: dict[str, tuple[Role, ...]] = {
 
 P = Permission
 _READ_ESTATE = {P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.SITES_VIEW, P.INVENTORY_VIEW,
-                P.BILLING_ACCOUNTS_VIEW, P.QUOTES_VIEW}
+                P.BILLING_ACCOUNTS_VIEW, P.QUOTES_VIEW, P.ORDERS_VIEW}
 _BUYER = _READ_ESTATE | {P.QUOTES_CREATE, P.ORDERS_CREATE}
 _CUSTOMER_ADMIN = _BUYER | {
     P.AUDIT_VIEW, P.USERS_VIEW, P.USERS_MANAGE, P.SSO_MANAGE, P.BILLS_VIEW, P.SITES_MANAGE,
@@ -99,6 +101,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ORGS_MANAGE,
             P.ACCOUNT_MANAGERS_MANAGE,
             P.LEGACY_IMPORT,
+            P.ORDERS_OPERATE,
             P.APIKEYS_MANAGE,
             P.AUDIT_VIEW,
             P.AUDIT_VIEW_ALL,
@@ -115,7 +118,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 DELEGATED_BASE = frozenset({P.DASHBOARD_VIEW, P.CATALOG_VIEW, P.SITES_VIEW, P.INVENTORY_VIEW})
 DELEGATION_SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "quote": frozenset({P.QUOTES_VIEW, P.QUOTES_CREATE}),
-    "order": frozenset({P.QUOTES_VIEW, P.ORDERS_CREATE}),
+    "order": frozenset({P.QUOTES_VIEW, P.ORDERS_VIEW, P.ORDERS_CREATE}),
     "billing": frozenset({P.BILLS_VIEW, P.BILLING_ACCOUNTS_VIEW}),
 }
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +12,7 @@ from portal import audit
 from portal.db import utcnow
 from portal.notifications.services import notify
 from portal.orders.models import Order
+from portal.orders.services import ItemSpec, place_order
 from quotes.approvals import approvals_valid, assigned_managers, flush_version, quote_link
 from quotes.models import QuoteState, QuoteVersion
 from quotes.services import QuoteError
@@ -36,8 +36,8 @@ def accept(session: Session, version: QuoteVersion, user: User | None, purchase_
            signatory: str, today: dt.date) -> Order:
     """Accept the latest version, approved (of exactly this content) and unexpired, with
     the customer's purchase-order number and the name of the person accepting. Records the
-    acceptance and creates the order, pending until it is routed. Refused, with the reason,
-    in every other case."""
+    acceptance and places the order (its outbox messages go in the same transaction).
+    Refused, with the reason, in every other case."""
     purchase_order = _text(purchase_order, "the purchase-order number", 100)
     signatory = _text(signatory, "your name", 200)
     if not version.is_latest:
@@ -58,19 +58,22 @@ def accept(session: Session, version: QuoteVersion, user: User | None, purchase_
     version.accepted_by_id = user.id if user else None
     version.accepted_by_name = signatory
     version.purchase_order = purchase_order
-    order = Order(organisation_id=org_id, number=f"new-{uuid.uuid4().hex[:24]}",
-                  source="quote", quote_version_id=version.id, state="pending",
-                  purchase_order=purchase_order, created_by_id=user.id if user else None)
-    session.add(order)
     flush_version(session)
-    order.number = f"O-{today.year}-{order.id:06d}"
+    order = place_order(session, org_id, [
+        ItemSpec(action="add", offering_code=line.offering_code,
+                 offering_name=line.offering_name, fulfilment=line.fulfilment,
+                 site_id=line.site_id, quantity=line.quantity, term_months=line.term_months,
+                 mrc=line.mrc, nrc=line.nrc, mrc_change=line.mrc,
+                 promotion_code=line.promotion_code)
+        for line in version.lines],
+        source="quote", user_id=user.id if user else None, quote_version_id=version.id,
+        purchase_order=purchase_order, billing_account_id=version.billing_account_id,
+        description=f"Quote {version.quote.number} v{version.version}"
+                    + (f": {version.quote.title}" if version.quote.title else ""))
     audit.record(session, "quote:accept", organisation_id=org_id, target=version,
                  before={"state": QuoteState.APPROVED},
                  after={"state": version.state, "purchase_order": purchase_order,
                         "accepted_by": signatory, "content_hash": version.content_hash})
-    audit.record(session, "order:create", organisation_id=org_id, target=order,
-                 after={"number": order.number, "source": "quote",
-                        "quote": version.quote.number, "version": version.version})
     for manager_id in assigned_managers(session, org_id):
         notify(session, manager_id, org_id,
                f"Quote {version.quote.number} v{version.version} accepted",

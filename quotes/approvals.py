@@ -89,7 +89,7 @@ def submit(session: Session, version: QuoteVersion, user: User | None,
             notify(session, manager_id, org_id,
                    f"Quote {version.quote.number} v{version.version} waits for your approval",
                    f"A discount of up to {_percent(version.max_discount)} needs your "
-                   f"approval.", "/approvals")
+                   f"approval.", f"/approvals/{version.id}")
     flush_version(session)
     audit.record(session, "quote:submit", organisation_id=org_id, target=version,
                  after={"version": version.version, "path": path, "state": version.state,
@@ -231,7 +231,7 @@ def decide(session: Session, version: QuoteVersion, approver: User, decision: st
                        f"Quote {version.quote.number} v{version.version} waits for the sales "
                        f"director's approval",
                        f"The account manager approved a discount of "
-                       f"{_percent(version.max_discount)}.", "/approvals")
+                       f"{_percent(version.max_discount)}.", f"/approvals/{version.id}")
     else:
         version.state, version.approval_stage = QuoteState.APPROVED, None
         version.decided_at = utcnow()

@@ -207,6 +207,24 @@ def quoting(app, factory):
 
 
 @pytest.fixture
+def order_world(make_app, factory):
+    """Start the portal over HTTP and the sandbox order backend as its own process (with
+    fault settings): `world = order_world(failure_rate=0.3)` (see support.order_world)."""
+    from support.order_world import start_order_world
+
+    stops = []
+
+    def start(**faults):
+        world, stop = start_order_world(make_app, factory, LiveServer, **faults)
+        stops.append(stop)
+        return world
+
+    yield start
+    for stop in stops:
+        stop()
+
+
+@pytest.fixture
 def signed_in(client, factory):
     """Sign the client in as a new member of a new organisation: `signed_in('admin')`."""
 

@@ -11,8 +11,13 @@ from flask import jsonify
 from portal.api import api_blueprint
 from portal.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from portal.api.tmf620 import TMF620_LIFECYCLE_STATUSES
+from portal.api.tmf622 import MAX_DESCRIPTION, MAX_EXTERNAL_ID, MAX_ITEMS, ORDER_STATES
 from portal.api.tmf637 import TMF_STATUSES
+from portal.api.tmf648 import ALWAYS as QUOTE_ALWAYS
+from portal.api.tmf648 import PATCH_TYPES
 from portal.security import public
+from quotes.cart import MAX_QUANTITY
+from quotes.models import QuoteState
 
 bp = api_blueprint("openapi", __name__, "/tmf-api")
 
@@ -383,6 +388,377 @@ PATHS.update({
 })
 
 
+REF = {"type": "object", "required": ["id"],
+       "properties": {"id": STRING, "href": STRING, "name": STRING, "@referredType": STRING}}
+PLACE = {"type": "object", "required": ["role"],
+         "properties": {"id": STRING, "name": STRING, "role": STRING, "@referredType": STRING}}
+TERM = {"type": "object", "properties": {
+    "name": STRING,
+    "duration": {"type": "object", "properties": {"amount": NUMBER, "units": STRING}}}}
+QUOTE_PRICE = {
+    "type": "object", "required": ["priceType", "price"],
+    "properties": {
+        "name": STRING, "description": STRING,
+        "priceType": {"type": "string", "enum": ["recurring", "oneTime", "total"]},
+        "recurringChargePeriod": STRING,
+        "price": {"type": "object", "properties": {
+            "dutyFreeAmount": _ref("Money"), "taxIncludedAmount": _ref("Money"),
+            "taxRate": NUMBER}},
+        "priceAlteration": _array({
+            "type": "object", "required": ["priceType", "price"],
+            "properties": {
+                "name": STRING, "description": STRING, "priceType": STRING,
+                "recurringChargePeriod": STRING, "priority": {"type": "integer"},
+                "applicationDuration": {"type": "integer"},
+                "price": {"type": "object", "properties": {"percentage": NUMBER}},
+            },
+        }),
+        "productOfferingPrice": REF,
+    },
+}
+QUOTE_STATE = {"type": "string", "enum": list(QuoteState.ALL)}
+NOTE = {"type": "object", "required": ["id", "text"],
+        "properties": {"id": STRING, "author": STRING, "date": DATE_TIME, "text": STRING}}
+QUOTE_SCHEMAS = {
+    "QuoteItem": {
+        "type": "object",
+        "description": "A line of the quote: an offering at a site, for a term, in a "
+                       "quantity, with its frozen prices. The id is the line's position.",
+        "required": ["id", "action", "quantity", "productOffering", "product"],
+        "properties": {
+            "id": STRING,
+            "action": {"type": "string", "enum": ["add"]},
+            "state": QUOTE_STATE,
+            "quantity": {"type": "integer", "minimum": 1},
+            "productOffering": REF,
+            "product": {"type": "object", "properties": {
+                "name": STRING, "isBundle": {"type": "boolean"},
+                "place": _array(PLACE), "productTerm": _array(TERM), "@type": STRING}},
+            "quoteItemPrice": _array(QUOTE_PRICE),
+            "@type": STRING,
+        },
+    },
+    "Quote": {
+        "type": "object",
+        "description": "TMF648 v4 Quote (the attributes the portal fills in): the quote as "
+                       "its latest version stands. Money values are exact to the cent.",
+        "required": list(QUOTE_ALWAYS),
+        "properties": {
+            "id": STRING,
+            "href": STRING,
+            "description": STRING,
+            "externalId": STRING,
+            "version": STRING,
+            "state": QUOTE_STATE,
+            "quoteDate": DATE_TIME,
+            "effectiveQuoteCompletionDate": DATE_TIME,
+            "validFor": _ref("TimePeriod"),
+            "billingAccount": _array(REF),
+            "relatedParty": _array(_ref("RelatedParty")),
+            "authorization": _array({"type": "object", "properties": {
+                "name": STRING, "state": STRING, "requestedDate": DATE_TIME,
+                "givenDate": DATE_TIME}}),
+            "note": _array(NOTE),
+            "quoteItem": _array(_ref("QuoteItem"), minItems=1),
+            "quoteTotalPrice": _array(QUOTE_PRICE),
+            "attachment": _array({
+                "type": "object", "required": ["mimeType", "url"],
+                "properties": {"id": STRING, "name": STRING, "description": STRING,
+                               "attachmentType": STRING, "mimeType": STRING, "url": STRING,
+                               "@type": STRING}}),
+            "@type": {"type": "string", "enum": ["Quote"]},
+        },
+    },
+    "QuoteItem_Create": {
+        "type": "object",
+        "required": ["productOffering", "product", "quantity"],
+        "properties": {
+            "action": {"type": "string", "enum": ["add"]},
+            "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
+            "productOffering": {"type": "object", "required": ["id"], "properties": {
+                "id": {"type": "string", "description": "The offering's code (TMF620 id)"}}},
+            "product": {
+                "type": "object", "required": ["place", "productTerm"],
+                "properties": {
+                    "place": _array({"type": "object", "required": ["id", "role"],
+                                     "properties": {"id": {"type": "string",
+                                                           "pattern": ID_PATTERN},
+                                                    "role": STRING}}, minItems=1),
+                    "productTerm": _array({
+                        "type": "object", "required": ["duration"],
+                        "properties": {"duration": {
+                            "type": "object", "required": ["amount"],
+                            "properties": {"amount": {"type": "integer", "minimum": 1},
+                                           "units": {"type": "string",
+                                                     "enum": ["month", "months"]}}}}},
+                        minItems=1),
+                },
+            },
+        },
+    },
+    "Quote_Create": {
+        "type": "object",
+        "description": "A new quote: its items are priced by the portal. Other TMF648 "
+                       "attributes are ignored.",
+        "required": ["quoteItem"],
+        "properties": {
+            "description": {"type": "string", "maxLength": 200},
+            "externalId": {"type": "string", "maxLength": 100},
+            "billingAccount": _array({"type": "object", "required": ["id"], "properties": {
+                "id": {"type": "string", "pattern": ID_PATTERN}}}, minItems=1),
+            "quoteItem": _array(_ref("QuoteItem_Create"), minItems=1),
+        },
+    },
+    "Quote_Update": {
+        "type": "object",
+        "description": "A merge patch of the quote: only `state` changes (pending, accepted, "
+                       "cancelled). To accept, the purchase-order number is the `note` with "
+                       "id `purchaseOrder` and the person accepting the `relatedParty` with "
+                       "role `signatory`. Attributes sent back as they are change nothing.",
+        "properties": {
+            "state": {**QUOTE_STATE, "description": "pending, accepted or cancelled; the "
+                                                    "current state again changes nothing"},
+            "version": STRING,
+            "note": _array(NOTE),
+            "relatedParty": _array({"type": "object", "required": ["name", "role"],
+                                    "properties": {"id": STRING, "name": STRING,
+                                                   "role": STRING, "@referredType": STRING}}),
+        },
+    },
+}
+SCHEMAS.update(QUOTE_SCHEMAS)
+
+QUOTE_API = "/tmf-api/quoteManagement/v4"
+REFUSED = _error("The request is well-formed but refused: an unknown offering, a site or "
+                 "billing account outside the organisation, a term not offered, a broken "
+                 "catalog rule, a state change the rules do not allow; the message names "
+                 "the attribute")
+UNSUPPORTED = _error("The body is not of a content type the operation takes")
+
+
+def _body(schema: str, types: tuple[str, ...]) -> dict:
+    return {"required": True,
+            "content": {media: {"schema": _ref(schema)} for media in types}}
+
+
+PATHS[f"{QUOTE_API}/quote"] = {
+    **_list("List the organisation's quotes (each as its latest version stands)",
+            "listQuote", "quoteManagement", "Quote",
+            [_query("state", "Only quotes whose latest version is in this state",
+                    QUOTE_STATE),
+             _query("externalId", "Only quotes with exactly this external id")]),
+    "post": {
+        "summary": "Create a quote from quote items, priced by the portal", "operationId":
+        "createQuote", "tags": ["quoteManagement"],
+        "requestBody": _body("Quote_Create", ("application/json",)),
+        "responses": {
+            "201": {"description": "The new quote, in progress",
+                    "headers": {"Location": {"description": "The quote's URL",
+                                             "schema": STRING}},
+                    "content": {"application/json": {"schema": _ref("Quote")}}},
+            "400": _error("The body is not a Quote_Create; the message names the attribute"),
+            "415": UNSUPPORTED,
+            "422": REFUSED,
+            **ERRORS,
+        },
+    },
+}
+PATHS[f"{QUOTE_API}/quote/{{id}}"] = {
+    **_retrieve("A quote of the organisation", "retrieveQuote", "quoteManagement", "Quote"),
+    "patch": {
+        "summary": "Change the quote's state: pending (ask for approval), accepted, "
+                   "cancelled",
+        "operationId": "patchQuote", "tags": ["quoteManagement"],
+        "parameters": [_path_id("Identifier of the Quote")],
+        "requestBody": _body("Quote_Update", PATCH_TYPES),
+        "responses": {
+            "200": {"description": "The quote after the change",
+                    "content": {"application/json": {"schema": _ref("Quote")}}},
+            "400": _error("The body is not a Quote_Update"),
+            "404": _error("No such Quote in the key's organisation"),
+            "409": _error("The quote changed meanwhile (another version, another decision), "
+                          "or was accepted with another purchase order"),
+            "415": UNSUPPORTED,
+            "422": REFUSED,
+            **ERRORS,
+        },
+    },
+}
+PATHS[f"{QUOTE_API}/quote/{{id}}/pdf"] = {"get": {
+    "summary": "The quote's PDF (the quote's attachment)", "operationId": "retrieveQuotePdf",
+    "tags": ["quoteManagement"],
+    "parameters": [_path_id("Identifier of the Quote"),
+                   _query("version", "A version of the quote (default: the latest)",
+                          {"type": "integer", "minimum": 1})],
+    "responses": {
+        "200": {"description": "The PDF",
+                "content": {"application/pdf": {"schema": {"type": "string",
+                                                            "format": "binary"}}}},
+        "400": _error("An unknown query parameter"),
+        "404": _error("No such Quote, or version, in the key's organisation"),
+        **ERRORS,
+    },
+}}
+
+
+ORDER_API = "/tmf-api/productOrderingManagement/v4"
+ORDER_STATE = {"type": "string", "enum": list(ORDER_STATES)}
+ORDER_PRICE = {
+    "type": "object", "required": ["priceType", "price"],
+    "properties": {
+        "name": STRING, "description": STRING,
+        "priceType": {"type": "string", "enum": ["recurring", "oneTime", "penalty"]},
+        "recurringChargePeriod": STRING,
+        "price": {"type": "object", "properties": {"dutyFreeAmount": _ref("Money")}},
+        "priceAlteration": _array({
+            "type": "object", "required": ["priceType", "price"],
+            "properties": {
+                "name": STRING, "description": STRING, "priceType": STRING,
+                "recurringChargePeriod": STRING, "applicationDuration": {"type": "integer"},
+                "price": {"type": "object", "properties": {"percentage": NUMBER}},
+            },
+        }),
+        "productOfferingPrice": REF,
+    },
+}
+ORDER_SCHEMAS = {
+    "ProductOrderItem": {
+        "type": "object",
+        "description": "An item of the order: its id is its position in the order, its state "
+                       "the state of the part (fulfilment system) that delivers it, "
+                       "`product.id` the inventory product (TMF637) it changes or made.",
+        "required": ["id", "action", "state", "quantity", "productOffering", "product",
+                     "@type"],
+        "properties": {
+            "id": STRING,
+            "action": {"type": "string", "enum": ["add", "modify", "delete"]},
+            "state": {"type": "string", "enum": [s for s in ORDER_STATES if s != "partial"]},
+            "quantity": {"type": "integer", "minimum": 1},
+            "productOffering": REF,
+            "product": {"type": "object", "properties": {
+                "id": STRING, "href": STRING, "name": STRING,
+                "status": {"type": "string", "enum": ["active", "suspended"]},
+                "place": _array(PLACE), "productTerm": _array(TERM), "@type": STRING}},
+            "itemPrice": _array(ORDER_PRICE),
+            "@type": {"type": "string", "enum": ["ProductOrderItem"]},
+        },
+    },
+    "ProductOrder": {
+        "type": "object",
+        "description": "TMF622 v4 ProductOrder (the attributes the portal fills in): `state` "
+                       "follows the parts' states, `category` is where the order came from "
+                       "(quote, change, api), the order number is the `note` with id "
+                       "`orderNumber`. Money values are exact to the cent.",
+        "required": ["id", "href", "productOrderItem", "@type"],
+        "properties": {
+            "id": STRING,
+            "href": STRING,
+            "externalId": STRING,
+            "description": STRING,
+            "category": {"type": "string",
+                         "description": "Where the order came from: quote, change or api"},
+            "orderDate": DATE_TIME,
+            "completionDate": DATE_TIME,
+            "cancellationDate": DATE_TIME,
+            "state": ORDER_STATE,
+            "billingAccount": REF,
+            "quote": _array(REF),
+            "relatedParty": _array(_ref("RelatedParty")),
+            "note": _array(NOTE),
+            "productOrderItem": _array(_ref("ProductOrderItem"), minItems=1),
+            "orderTotalPrice": _array(ORDER_PRICE),
+            "@type": {"type": "string", "enum": ["ProductOrder"]},
+        },
+    },
+    "ProductOrderItem_Create": {
+        "type": "object",
+        "description": "add: `productOffering.id`, `product.place[0].id`, optional "
+                       "`product.productTerm[0].duration` and `quantity`. modify: "
+                       "`product.id` and one of another `productOffering.id`, another "
+                       "`product.place[0].id`, or `product.status`. delete: `product.id`; "
+                       "inside the minimum term, accept the early-termination charge as an "
+                       "`itemPrice` with priceType `penalty` and the exact amount.",
+        "required": ["action", "product"],
+        "properties": {
+            "id": STRING,
+            "action": {"type": "string", "enum": ["add", "modify", "delete"]},
+            "quantity": {"type": "integer", "minimum": 1},
+            "productOffering": {"type": "object", "required": ["id"], "properties": {
+                "id": {"type": "string", "description": "The offering's code (TMF620 id)"}}},
+            "product": {"type": "object", "properties": {
+                "id": {"type": "string", "pattern": ID_PATTERN,
+                       "description": "The inventory product (TMF637 id)"},
+                "status": {"type": "string", "enum": ["suspended", "active"]},
+                "place": _array({"type": "object", "required": ["id"], "properties": {
+                    "id": {"type": "string", "pattern": ID_PATTERN}, "role": STRING}},
+                    minItems=1),
+                "productTerm": _array({
+                    "type": "object", "required": ["duration"],
+                    "properties": {"duration": {
+                        "type": "object", "required": ["amount"],
+                        "properties": {"amount": {"type": "integer", "minimum": 1},
+                                       "units": {"type": "string",
+                                                 "enum": ["month", "months"]}}}}},
+                    minItems=1),
+            }},
+            "itemPrice": _array({
+                "type": "object", "required": ["priceType", "price"],
+                "properties": {
+                    "priceType": {"type": "string", "enum": ["penalty"]},
+                    "price": {"type": "object", "required": ["dutyFreeAmount"], "properties": {
+                        "dutyFreeAmount": {"type": "object", "required": ["value"],
+                                           "properties": {"value": NUMBER,
+                                                          "unit": STRING}}}},
+                }}, maxItems=1),
+        },
+    },
+    "ProductOrder_Create": {
+        "type": "object",
+        "description": "A new order: every item is checked and priced by the portal before "
+                       "anything is placed. Other TMF622 attributes are ignored.",
+        "required": ["productOrderItem"],
+        "properties": {
+            "externalId": {"type": "string", "maxLength": MAX_EXTERNAL_ID},
+            "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
+            "billingAccount": {"type": "object", "required": ["id"], "properties": {
+                "id": {"type": "string", "pattern": ID_PATTERN}}},
+            "productOrderItem": _array(_ref("ProductOrderItem_Create"), minItems=1,
+                                       maxItems=MAX_ITEMS),
+        },
+    },
+}
+SCHEMAS.update(ORDER_SCHEMAS)
+PATHS[f"{ORDER_API}/productOrder"] = {
+    **_list("List the organisation's product orders (from quotes, changes and this API)",
+            "listProductOrder", "productOrderingManagement", "ProductOrder",
+            [_query("state", "Only orders in this state", ORDER_STATE),
+             _query("externalId", "Only orders with exactly this external id")]),
+    "post": {
+        "summary": "Place an order: add products, modify (change plan, move, suspend, "
+                   "resume) or delete inventory products",
+        "operationId": "createProductOrder", "tags": ["productOrderingManagement"],
+        "requestBody": _body("ProductOrder_Create", ("application/json",)),
+        "responses": {
+            "201": {"description": "The order, placed",
+                    "headers": {"Location": {"description": "The order's URL",
+                                             "schema": STRING}},
+                    "content": {"application/json": {"schema": _ref("ProductOrder")}}},
+            "400": _error("The body is not a ProductOrder_Create; the message names the "
+                          "item and attribute"),
+            "415": UNSUPPORTED,
+            "422": _error("The rules refuse an item (unknown offering, site or product "
+                          "outside the organisation, ceased product, term not offered, "
+                          "early-termination charge not accepted, ...); the message names "
+                          "the item and attribute, and no order is made"),
+            **ERRORS,
+        },
+    },
+}
+PATHS[f"{ORDER_API}/productOrder/{{id}}"] = _retrieve(
+    "A product order of the organisation", "retrieveProductOrder",
+    "productOrderingManagement", "ProductOrder")
+
+
 def openapi_document() -> dict:
     """The OpenAPI 3.0 document of the portal's API."""
     return {
@@ -392,8 +768,10 @@ def openapi_document() -> dict:
             "version": VERSION,
             "description": "TMF Open APIs of the portal: TMF666 Account Management, TMF637 "
                            "Product Inventory and TMF620 Product Catalog Management (v4), "
-                           "read-only, for the organisation that owns the API key (the "
-                           "catalog is the same for every organisation). Keys are created by "
+                           "read-only, TMF648 Quote Management and TMF622 Product "
+                           "Ordering (v4), for the "
+                           "organisation that owns the API key (the catalog is the same for "
+                           "every organisation). Keys are created by "
                            "the organisation's admins under Organisation > API keys. Errors "
                            "are TMF `Error` objects.",
         },

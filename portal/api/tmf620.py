@@ -11,13 +11,13 @@ the catalog in force, or from version `?version=N`.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from flask import jsonify, request
 
 from accounts.estate.countries import COUNTRIES
 from portal.api import ApiError, api_blueprint
 from portal.api.auth import api_require
+from portal.api.body import money, percentage
 from portal.api.pagination import page_from_request, page_response
 from portal.api.tmf import (
     fields_from_request,
@@ -68,14 +68,6 @@ def _valid_for(start: dt.date | None, end: dt.date | None) -> dict | None:
     return period or None
 
 
-def _money(amount: Decimal, currency: str) -> dict:
-    return {"unit": currency, "value": float(amount)}
-
-
-def _percentage(rate: Decimal) -> float:
-    return float(rate * 100)
-
-
 def _offering_ref(code: str, catalog: Catalog, relationship: str) -> dict:
     other = catalog.offerings.get(code)
     return {"id": code, "href": href("tmf620.retrieve_offering", offering_id=code),
@@ -93,7 +85,7 @@ def _alterations(offering: Offering) -> list[dict]:
                 "description": f"{percent(tier.discount)} off the monthly price when a quote "
                                f"holds {tier.min} or more units of {offering.code} in all",
                 "priceType": "discount", "recurringChargePeriod": "month",
-                "price": {"percentage": _percentage(tier.discount)},
+                "price": {"percentage": percentage(tier.discount)},
             })
     for months, rate in offering.terms.items():
         if rate:
@@ -102,7 +94,7 @@ def _alterations(offering: Offering) -> list[dict]:
                 "description": f"{percent(rate)} off the monthly price with a {months}-month "
                                "contract",
                 "priceType": "discount", "recurringChargePeriod": "month",
-                "price": {"percentage": _percentage(rate)},
+                "price": {"percentage": percentage(rate)},
             })
     for promotion in offering.promotions:
         item = {
@@ -149,7 +141,7 @@ def offering_resource(offering: Offering, catalog: Catalog, version: CatalogVers
             "id": f"{offering.code}-{kind}",
             "href": href("tmf620.retrieve_price", price_id=f"{offering.code}-{kind}"),
             "name": _price_name(offering, kind), "priceType": price_type,
-            "price": {"dutyFreeAmount": _money(amount, catalog.currency)},
+            "price": {"dutyFreeAmount": money(amount, catalog.currency)},
             "@referredType": "ProductOfferingPrice",
         }
         if kind == "MRC":
@@ -205,7 +197,7 @@ def price_resource(offering: Offering, kind: str, catalog: Catalog, version: Cat
         "version": str(version.number),
         "priceType": PRICE_KINDS[kind],
         "recurringChargePeriodLength": 1 if recurring else 0,
-        "price": _money(offering.recurring if recurring else offering.one_off,
+        "price": money(offering.recurring if recurring else offering.one_off,
                         catalog.currency),
         "unitOfMeasure": {"amount": 1, "units": "unit"},
         "place": _places(offering),

@@ -25,6 +25,8 @@ SPEC_FILES = {
     "TMF666": "TMF666-Account-v4.swagger.json",
     "TMF637": "TMF637-ProductInventory-v4.swagger.json",
     "TMF620": "TMF620-ProductCatalog-v4.swagger.json",
+    "TMF648": "TMF648-Quote-v4.swagger.json",
+    "TMF622": "TMF622-ProductOrdering-v4.swagger.json",
 }
 
 

@@ -33,8 +33,24 @@ def test_production_refuses_the_development_idp(monkeypatch, tmp_path):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
 
 
+ORDER_BACKEND = {"ORDER_BACKEND_URL": "https://orders.operator.example/tmf-api/v4",
+                 "ORDER_BACKEND_TOKEN": "t" * 32, "ORDER_WEBHOOK_SECRET": "w" * 32}
+
+
+@pytest.mark.parametrize(("missing", "message"), [
+    ("ORDER_BACKEND_URL", "PORTAL_ORDER_BACKEND_URL"),
+    ("ORDER_BACKEND_TOKEN", "PORTAL_ORDER_BACKEND_TOKEN"),
+    ("ORDER_WEBHOOK_SECRET", "PORTAL_ORDER_WEBHOOK_SECRET"),
+])
+def test_production_refuses_the_sandbox_order_backend(monkeypatch, tmp_path, missing, message):
+    _prod(monkeypatch, SECRET_KEY=STRONG,
+          **{k: v for k, v in ORDER_BACKEND.items() if k != missing})
+    with pytest.raises(RuntimeError, match=message):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
+
+
 def test_production_starts_with_safe_settings_and_hardened_cookies(monkeypatch, tmp_path):
-    _prod(monkeypatch, SECRET_KEY=STRONG)
+    _prod(monkeypatch, SECRET_KEY=STRONG, **ORDER_BACKEND)
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
     assert app.config["DEV_IDP"] is False  # off unless asked for, and refused if asked
     assert app.config["SESSION_COOKIE_NAME"] == "__Host-portal_session"

@@ -129,8 +129,34 @@ PAGES = [
     ("GET", "/catalog/diff", Permission.CATALOG_MANAGE),
     ("GET", "/catalog/upload", Permission.CATALOG_MANAGE),
     ("POST", "/catalog/upload", Permission.CATALOG_MANAGE),
+    ("GET", "/orders", Permission.ORDERS_VIEW),
+    ("GET", "/orders/{order}", Permission.ORDERS_VIEW),
+    ("POST", "/orders/{order}/cancel", Permission.ORDERS_CREATE),
+    ("GET", "/inventory/{service}/change", Permission.ORDERS_CREATE),
+    ("POST", "/inventory/{service}/change", Permission.ORDERS_CREATE),
+    ("GET", "/sites/{site}/add-service", Permission.ORDERS_CREATE),
+    ("POST", "/sites/{site}/add-service", Permission.ORDERS_CREATE),
+    ("GET", "/operator/orders", Permission.ORDERS_OPERATE),
+    ("POST", "/operator/orders/parts/{order_part}/retry", Permission.ORDERS_OPERATE),
+    ("GET", "/quotes/{quote}/versions/{version_number}/pdf", Permission.QUOTES_VIEW),
+    ("GET", "/approvals/{quote_version}/pdf", Permission.QUOTES_APPROVE),
+    ("GET", "/quotes", Permission.QUOTES_VIEW),
+    ("POST", "/quotes", Permission.QUOTES_CREATE),
+    ("GET", "/quotes/{quote}", Permission.QUOTES_VIEW),
+    ("GET", "/quotes/{quote}/diff", Permission.QUOTES_VIEW),
+    ("POST", "/quotes/{quote}/lines/{quote_line}", Permission.QUOTES_CREATE),
+    ("POST", "/quotes/{quote}/lines/{quote_line}/delete", Permission.QUOTES_CREATE),
+    ("POST", "/quotes/{quote}/submit", Permission.QUOTES_CREATE),
+    ("POST", "/quotes/{quote}/versions", Permission.QUOTES_CREATE),
+    ("POST", "/quotes/{quote}/cancel", Permission.QUOTES_CREATE),
+    ("POST", "/quotes/{quote}/accept", Permission.ORDERS_CREATE),
+    ("GET", "/approvals", Permission.QUOTES_APPROVE),
+    ("GET", "/approvals/{quote_version}", Permission.QUOTES_APPROVE),
+    ("POST", "/approvals/{quote_version}", Permission.QUOTES_APPROVE),
 ]
-SIGNED_IN_ONLY = [("POST", "/logout"), ("POST", "/switch-org")]
+SIGNED_IN_ONLY = [("POST", "/logout"), ("POST", "/switch-org"), ("GET", "/notifications"),
+                  ("POST", "/notifications/{notification}/read"),
+                  ("POST", "/notifications/read-all")]
 
 
 def _shapes(path: str) -> list[str]:
@@ -144,7 +170,7 @@ def _shapes(path: str) -> list[str]:
 def test_the_matrix_lists_every_protected_route(app):
     """A new protected route must be added to PAGES (so it is checked for every role)."""
     listed = {(method, _shapes(path)[0]) for method, path, _ in PAGES}
-    listed |= {(method, path) for method, path in SIGNED_IN_ONLY}
+    listed |= {(method, _shapes(path)[0]) for method, path in SIGNED_IN_ONLY}
     for rule, view in _routes(app):
         if getattr(view, "is_public", False) or rule.rule.startswith("/tmf-api/"):
             continue
@@ -204,6 +230,8 @@ def _setup(factory, role):
         extra_ids["catalog_version"] = _catalog_version()
         extra_ids.update(_estate(org_id, user_id))
         extra_ids.update(_quote(org_id, user_id, extra_ids["site"]))
+        extra_ids.update(_order(org_id, user_id, extra_ids["site"]))
+        extra_ids["notification"] = _notification(org_id, user_id)
     return org_id, user_id, {"event": event_id, "member": member_id,
                              "invitation": invitation_id, "api_key": api_key.id,
                              **extra_ids}
@@ -240,7 +268,35 @@ def _quote(org_id: int, user_id: int, site_id: int) -> dict:
                                       db.session.get(User, user_id), dt.date.today())
     db.session.commit()
     version = quote.versions[0]
-    return {"quote": quote.id, "quote_version": version.id, "quote_line": version.lines[0].id}
+    return {"quote": quote.id, "quote_version": version.id, "quote_line": version.lines[0].id,
+            "version_number": version.version}
+
+
+def _notification(org_id: int, user_id: int) -> int:
+    """A notification for the user (inside an app context)."""
+    from portal.notifications.services import notify
+
+    notification = notify(db.session, user_id, org_id, "Matrix", "A notification.", "/")
+    db.session.commit()
+    return notification.id
+
+
+def _order(org_id: int, user_id: int, site_id: int) -> dict:
+    """A service at the site and an order suspending it, not yet sent (inside an app
+    context)."""
+    from accounts.estate.models import Service
+    from portal.orders.services import ItemSpec, place_order
+
+    service = Service(organisation_id=org_id, site_id=site_id, offering_code="MOB-UNL",
+                      description="Mobile", quantity=2, start_date=dt.date(2020, 1, 1),
+                      term_months=12, source_system="mobile-bss", source_ref="M-1")
+    db.session.add(service)
+    db.session.flush()
+    order = place_order(db.session, org_id, [ItemSpec(
+        "suspend", "MOB-UNL", "Mobile", "mobile-bss", site_id, 2, 12,
+        service_id=service.id)], source="change", user_id=user_id)
+    db.session.commit()
+    return {"service": service.id, "order": order.id, "order_part": order.parts[0].id}
 
 
 @pytest.mark.parametrize("method,path,permission", PAGES)
@@ -272,9 +328,24 @@ def test_each_role_gets_exactly_what_its_permissions_allow(
 
 @pytest.mark.parametrize("method,path", SIGNED_IN_ONLY)
 def test_sign_out_and_switching_need_a_session(client, method, path):
-    response = client.open(path, method=method, data={"csrf_token": csrf_token(client)})
+    response = client.open(path.format(notification=1), method=method,
+                           data={"csrf_token": csrf_token(client)})
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_role_reads_its_own_notifications(client, factory, role):
+    org_id, user_id, ids = _setup(factory, role)
+    login_as(client, user_id, org_id)
+    with count_queries(client.application) as statements:
+        assert client.get("/notifications").status_code == 200
+    assert [s for s in statements if WRITES.match(s)] == []
+    for method, path in SIGNED_IN_ONLY:
+        if path.startswith("/notifications/"):
+            response = client.open(path.format(**ids), method=method,
+                                   data={"csrf_token": csrf_token(client, "/notifications")})
+            assert response.status_code == 302, (role, path)
 
 
 @pytest.mark.parametrize("method,path", [
@@ -293,6 +364,21 @@ def test_sign_out_and_switching_need_a_session(client, method, path):
     ("GET", "/billing-accounts/{billing_account}"),
     ("GET", "/billing-accounts/{billing_account}/edit"),
     ("POST", "/billing-accounts/{billing_account}/edit"),
+    ("GET", "/orders/{order}"),
+    ("POST", "/orders/{order}/cancel"),
+    ("GET", "/inventory/{service}/change"),
+    ("POST", "/inventory/{service}/change"),
+    ("GET", "/sites/{site}/add-service"),
+    ("POST", "/sites/{site}/add-service"),
+    ("GET", "/quotes/{quote}/versions/{version_number}/pdf"),
+    ("GET", "/quotes/{quote}"),
+    ("GET", "/quotes/{quote}/diff"),
+    ("POST", "/quotes/{quote}/lines/{quote_line}"),
+    ("POST", "/quotes/{quote}/lines/{quote_line}/delete"),
+    ("POST", "/quotes/{quote}/submit"),
+    ("POST", "/quotes/{quote}/versions"),
+    ("POST", "/quotes/{quote}/cancel"),
+    ("POST", "/quotes/{quote}/accept"),
 ])
 def test_objects_of_another_organisation_answer_404(client, factory, method, path):
     _, _, theirs = _setup(factory, Role.ADMIN)
@@ -310,6 +396,13 @@ def test_objects_of_another_organisation_answer_404(client, factory, method, pat
         assert db.session.get(ApiKey, theirs["api_key"]).revoked_at is None
         assert db.session.get(Site, theirs["site"]).status == "active"
         assert db.session.scalars(select(Site).where(Site.code == "S-2")).first() is None
+        from portal.orders.models import Order
+
+        assert [(o.id, o.cancel_requested_at) for o in db.session.scalars(select(Order))] \
+            == [(theirs["order"], None)]
+        from quotes.models import QuoteVersion
+
+        assert db.session.get(QuoteVersion, theirs["quote_version"]).state == "inProgress"
 
 
 def test_switching_to_an_organisation_without_membership_answers_404(client, factory):
