@@ -177,15 +177,16 @@ def test_a_slow_backend_does_not_make_two_dispatchers_send_the_same_message(orde
     message whose claim lapsed (another one may have it), nor let it lapse unnoticed."""
     world = order_world(latency=0.3, step=0.05)
     app = world.app
-    keys = place_many(app, world.quoting, 6)
-    slow = settings(app, batch=6, lease=0.8, timeout=(1.0, 2.0))
+    keys = place_many(app, world.quoting, 8)
+    # 8 sends of 0.3 s take longer than the 1.2 s lease; one send fits in it.
+    slow = settings(app, batch=8, lease=1.2, timeout=(1.0, 2.0))
     start = threading.Barrier(2)
     one, two = Counting(app, slow, start), Counting(app, slow, start)
     run_together(app, [one, two])
     stats = world.backend.stats()
     assert stats["orders_by_external_id"] == dict.fromkeys(keys, 1)
-    assert stats["requests"] == 6, "a message was sent by both dispatchers"
-    wait_until_completed(app, 6)
+    assert stats["requests"] == 8, "a message was sent by both dispatchers"
+    wait_until_completed(app, 8)
 
 
 # -- a dispatcher killed in the middle of a delivery -------------------------------------------

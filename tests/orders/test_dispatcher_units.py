@@ -256,16 +256,21 @@ def test_a_lapsed_claim_nobody_took_is_renewed_and_sent(outbox, stub):
 
 def test_a_claim_is_renewed_before_a_send_that_could_outlast_it(outbox, stub):
     keys = outbox.place(2)
-    holder = Dispatcher(outbox, replace(Settings.from_config(outbox.config), lease=0.5,
-                                        timeout=(0.2, 0.4)))
-    stub.default = (201, {"id": "BO-1"}, {}, 0.35)
-    first, second = holder.claim()
+    holder = Dispatcher(outbox, replace(Settings.from_config(outbox.config), lease=1.0,
+                                        timeout=(0.2, 0.9)))
+    stub.default = (201, {"id": "BO-1"}, {}, 0.7)
     started = time.monotonic()
-    assert holder.deliver(first) == "ok"  # 0.35 s of the batch's 0.5 s lease gone
+    first, second = holder.claim()
+    batch_until = message_row(outbox, keys[1])["until"]
+    assert holder.deliver(first) == "ok"  # 0.7 s of the batch's 1 s lease gone
     outcome = []
     sending = threading.Thread(target=lambda: outcome.append(holder.deliver(second)))
     sending.start()
-    time.sleep(max(0.55 - (time.monotonic() - started), 0))
+    deadline = time.monotonic() + 5
+    while message_row(outbox, keys[1])["until"] == batch_until:
+        assert time.monotonic() < deadline, "the claim was not renewed"
+        time.sleep(0.01)
+    time.sleep(max(1.05 - (time.monotonic() - started), 0))
     # The batch's claim has lapsed by now, but the one on the message being sent was
     # renewed when its send began: another dispatcher cannot take it.
     assert Dispatcher(outbox).claim() == []
