@@ -25,6 +25,7 @@ bp = Blueprint("order_operations", __name__, url_prefix="/operator/orders")
 
 LIMIT = 200
 RECENT = dt.timedelta(days=14)
+SILENT = dt.timedelta(hours=48)
 
 
 def _parts(*where, limit: int = LIMIT) -> list[tuple]:
@@ -51,7 +52,12 @@ def index():
              OrderPart.delivery.not_in((Delivery.ATTENTION, Delivery.REFUSED)),
              OrderPart.updated_at >= utcnow() - RECENT),
         and_(OrderPart.delivery == Delivery.QUEUED, OrderPart.last_error.is_not(None))))
+    # Delivered, but the backend has said nothing for a long time: its events may be lost.
+    silent = _parts(OrderPart.delivery == Delivery.DELIVERED,
+                    OrderPart.state.not_in(PartState.FINAL),
+                    OrderPart.updated_at < utcnow() - SILENT)
     return render_template("orders/operator.html", stuck=stuck, failures=failures,
+                           silent=silent, silent_hours=int(SILENT.total_seconds() // 3600),
                            form=ActionForm(), recent_days=RECENT.days, limit=LIMIT)
 
 

@@ -331,6 +331,10 @@ def request_cancel(session: Session, order: Order) -> None:
                          "no longer be cancelled here. Call your account manager.")
     if order.cancel_requested_at is not None:
         raise OrderError("Cancellation was already requested.")
+    # Lock the parts first, as the webhook and the dispatcher do (part, then outbox, then
+    # order): taking the same locks in another order could deadlock on PostgreSQL.
+    session.execute(select(OrderPart.id).where(OrderPart.order_id == order.id)
+                    .order_by(OrderPart.id).with_for_update())
     now = utcnow()
     order.cancel_requested_at = now
     for part in order.parts:

@@ -128,3 +128,25 @@ def test_the_page_runs_the_same_queries_for_1_or_20_stuck_parts(client, app, fac
         html = client.get("/operator/orders").get_data(as_text=True)
     assert html.count('data-testid="delivery-row"') == 20
     assert len(many) == len(few)
+
+
+def test_delivered_parts_without_news_for_two_days_are_shown(client, app, factory, quoting):
+    import datetime as dt
+
+    from portal.db import utcnow
+
+    q = quoting
+    quiet, fresh = (change_order(app, q, add_service(app, q, site=site))
+                    for site in ("DE-001", "DE-002"))
+    with app.app_context():
+        for order_id, age in ((quiet, 49), (fresh, 1)):
+            part = db.session.get(Order, order_id).parts[0]
+            part.delivery, part.state = Delivery.DELIVERED, "inProgress"
+            part.updated_at = utcnow() - dt.timedelta(hours=age)
+        db.session.commit()
+        quiet_id = db.session.get(Order, quiet).parts[0].external_id
+        fresh_id = db.session.get(Order, fresh).parts[0].external_id
+    login_as(client, operator_admin(factory, q), q.operator)
+    html = client.get("/operator/orders").get_data(as_text=True)
+    section = html.split('data-testid="silent-parts"')[1].split("</table>")[0]
+    assert quiet_id in section and fresh_id not in section

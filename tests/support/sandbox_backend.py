@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class SandboxBackend:
         self.seed = seed
         self.faults = {"step": 0.05, **faults}
         self.process: subprocess.Popen | None = None
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
 
     def start(self) -> SandboxBackend:
         """Start the process and wait until it answers."""
@@ -40,19 +42,25 @@ class SandboxBackend:
             [sys.executable, "-m", "portal.orders.sandbox", "--port", str(self.port),
              "--token", TOKEN, "--secret", SECRET, "--webhook-url", self.webhook_url,
              "--seed", str(self.seed), "--faults", json.dumps(self.faults)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            # A file, not a pipe: a pipe nobody reads fills up and stops the process.
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError("the sandbox backend exited: "
-                                   + self.process.stdout.read().decode(errors="replace"))
+                                   + self.output())
             try:
                 requests.get(f"{self.url}/_stats", timeout=1)
                 return self
             except requests.ConnectionError:
                 time.sleep(0.05)
         raise RuntimeError("the sandbox backend did not start")
+
+    def output(self) -> str:
+        """What the process printed (its request log)."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def stop(self) -> None:
         """Stop the process."""
@@ -61,7 +69,7 @@ class SandboxBackend:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
-        self.process.stdout.close()
+        self.log.close()
 
     def __enter__(self) -> SandboxBackend:
         return self
