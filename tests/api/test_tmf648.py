@@ -632,3 +632,22 @@ def test_the_quote_operations_keep_the_promises_of_the_openapi_document(make_app
             case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
         run()
+
+
+def test_changes_made_through_the_api_are_audited_with_the_key(app, api, quoting, make_key):
+    """The audit trail names the API key that made a change (there is no signed-in user)."""
+    from portal.audit import AuditEvent
+
+    q = quoting
+    token = make_key(q.org, "buyer", name="ERP connector")
+    created = api(token).post({"quoteItem": [quote_item(q.sites["DE-001"])]})
+    assert created.status_code == 201
+    assert api(token).patch(created.get_json()["id"], {"state": "pending"}).status_code == 200
+    with app.app_context():
+        events = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action.in_(("quote:create", "quote:submit")))).all()
+        assert sorted(e.action for e in events) == ["quote:create", "quote:submit"]
+        for event in events:
+            assert event.organisation_id == q.org and event.actor_user_id is None
+            assert event.actor_label.startswith("API key ")
+            assert event.actor_label.endswith("(ERP connector)")
