@@ -262,42 +262,47 @@ def diff(quote_id: int):
 def change_line(quote_id: int, line_id: int):
     """Change a line's quantity, term, and negotiated discount with its justification."""
     form = QuoteLineForm()
-    version = _posted(quote_id, form)
-    if version is None:
-        return _back(quote_id, form)
-    was = version.state
 
-    def change():
+    def change(version):
         discount = services.parse_discount(form.discount.data or "")
         return services.change_line(
             db.session, version, line_id, quantity=form.quantity.data,
             term_months=form.term_months.data, discount=discount,
             justification=form.justification.data or "", today=_today())
 
-    if _apply(change) is not _REFUSED:
-        message = "The line was changed and the quote priced again."
-        if was != QuoteState.IN_PROGRESS and version.state == QuoteState.IN_PROGRESS:
-            message += (f" The quote was {STATE_LABELS[was]}; it is back in progress: request "
-                        f"approval again.")
-        flash(message, "success")
-    return _back(quote_id, form)
+    return _action(quote_id, form, change,
+                   lambda _, version, was: "The line was changed and the quote priced again."
+                   + _sent_back(was, version))
 
 
 @bp.post("/<int:quote_id>/lines/<int:line_id>/delete")
 @require(Permission.QUOTES_CREATE)
 def remove_line(quote_id: int, line_id: int):
     """Take a line out of the latest version."""
-    form = QuoteActionForm()
+    return _action(quote_id, QuoteActionForm(),
+                   lambda version: services.remove_line(db.session, version, line_id,
+                                                        _today()),
+                   lambda _, version, was: "The line was removed and the quote priced again."
+                   + _sent_back(was, version))
+
+
+def _sent_back(was: str, version) -> str:
+    if was != QuoteState.IN_PROGRESS and version.state == QuoteState.IN_PROGRESS:
+        return (f" The quote was {STATE_LABELS[was]}; it is back in progress: request "
+                f"approval again.")
+    return ""
+
+
+def _action(quote_id: int, form, change, message):
+    """Apply `change(version)` to the version the form names and flash
+    `message(result, version, state before)`; a refusal is flashed instead. Back to the
+    quote either way."""
     version = _posted(quote_id, form)
-    if version is None:
-        return _back(quote_id, form)
-    was = version.state
-    if _apply(lambda: services.remove_line(db.session, version, line_id, _today())) \
-            is not _REFUSED:
-        message = "The line was removed and the quote priced again."
-        if was != QuoteState.IN_PROGRESS and version.state == QuoteState.IN_PROGRESS:
-            message += " It is back in progress: request approval again."
-        flash(message, "success")
+    if version is not None:
+        was = version.state
+        result = _apply(lambda: change(version))
+        if result is not _REFUSED:
+            flash(message(result, version, was), "success")
     return _back(quote_id, form)
 
 
@@ -305,15 +310,10 @@ def remove_line(quote_id: int, line_id: int):
 @require(Permission.QUOTES_CREATE)
 def submit(quote_id: int):
     """Request approval; the largest discount decides who must approve."""
-    form = QuoteActionForm()
-    version = _posted(quote_id, form)
-    if version is None:
-        return _back(quote_id, form)
-    path = _apply(lambda: approvals.submit(db.session, version, _user(), _today()))
-    if path is not _REFUSED:
-        flash(SUBMITTED[path].format(number=version.quote.number, version=version.version),
-              "success")
-    return _back(quote_id, form)
+    return _action(quote_id, QuoteActionForm(),
+                   lambda version: approvals.submit(db.session, version, _user(), _today()),
+                   lambda path, version, _: SUBMITTED[path].format(
+                       number=version.quote.number, version=version.version))
 
 
 @bp.post("/<int:quote_id>/versions")
@@ -342,27 +342,20 @@ def new_version(quote_id: int):
 @require(Permission.QUOTES_CREATE)
 def cancel(quote_id: int):
     """Cancel the latest version."""
-    form = QuoteActionForm()
-    version = _posted(quote_id, form)
-    if version is None:
-        return _back(quote_id, form)
-    if _apply(lambda: services.cancel(db.session, version, _today())) is not _REFUSED:
-        flash(f"Quote {version.quote.number} was cancelled.", "success")
-    return _back(quote_id, form)
+    return _action(quote_id, QuoteActionForm(),
+                   lambda version: services.cancel(db.session, version, _today()),
+                   lambda _, version, __: f"Quote {version.quote.number} was cancelled.")
 
 
 @bp.post("/<int:quote_id>/accept")
 @require(Permission.ORDERS_CREATE)
 def accept(quote_id: int):
-    """Accept an approved, unexpired latest version: an order is created."""
+    """Accept an approved, unexpired latest version: an order is placed."""
     form = AcceptQuoteForm()
-    version = _posted(quote_id, form)
-    if version is None:
-        return _back(quote_id, form)
-    order = _apply(lambda: acceptance.accept(db.session, version, _user(),
-                                             form.purchase_order.data, form.signatory.data,
-                                             _today()))
-    if order is not _REFUSED:
-        flash(f"Quote {version.quote.number} accepted. Order {order.number} was created; it "
-              f"is pending until it is sent for fulfilment.", "success")
-    return _back(quote_id, form)
+    return _action(quote_id, form,
+                   lambda version: acceptance.accept(db.session, version, _user(),
+                                                     form.purchase_order.data,
+                                                     form.signatory.data, _today()),
+                   lambda order, version, _: f"Quote {version.quote.number} accepted. Order "
+                   f"{order.number} was created and sent for fulfilment; follow it on its "
+                   f"page.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 
 import click
 from flask import Flask, current_app
@@ -41,8 +42,8 @@ def register(app: Flask) -> None:
     @click.option("--port", default=5000, show_default=True)
     def serve(host, port):
         """Serve the portal for development: with the sandbox order backend at
-        /sandbox/order-backend (when PORTAL_ORDER_BACKEND_URL is not set) and a dispatcher
-        in this process."""
+        /sandbox/order-backend (when PORTAL_ORDER_BACKEND_URL is not set), a dispatcher and
+        the notification mailer in this process."""
         from werkzeug.middleware.dispatcher import DispatcherMiddleware
         from werkzeug.serving import run_simple
 
@@ -58,4 +59,21 @@ def register(app: Flask) -> None:
             wsgi = DispatcherMiddleware(portal_app, {SANDBOX_PATH: sandbox})
             click.echo(f"sandbox order backend at {config['ORDER_BACKEND_URL']}")
         start_in_thread(portal_app)
+        threading.Thread(target=_send_notifications, args=(portal_app,), daemon=True,
+                         name="notification-mailer").start()
         run_simple(host, port, wsgi, threaded=True, use_reloader=False)
+
+
+def _send_notifications(app: Flask, every: float = 15.0) -> None:
+    """E-mail what changes outside requests notified (a dispatcher's refusals, say), as
+    `flask --app app notifications send --every` does in production."""
+    from portal.notifications.services import deliver_pending
+
+    while True:
+        with app.app_context():
+            session = app.extensions["portal_db"].new_session()
+            try:
+                deliver_pending(session, app.config)
+            finally:
+                session.close()
+        time.sleep(every)
