@@ -160,3 +160,39 @@ def make_key(app):
 
     return make
 
+
+
+def bearer(token: str) -> dict:
+    """The header of an API call with `token`."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+class ApiClient:
+    """Calls to one TMF collection (`.../quote`) with an API key: `get`, `post`, `patch`."""
+
+    def __init__(self, client, token: str, collection: str) -> None:
+        self.client = client
+        self.collection = collection
+        self.headers = bearer(token)
+
+    def get(self, path: str | None = None, **params):
+        """GET the collection (or `path`) with query parameters."""
+        return self.client.get(path or self.collection, query_string=params,
+                               headers=self.headers)
+
+    def post(self, body, content_type: str = "application/json"):
+        """POST `body` (an object, or a raw string) to the collection."""
+        data = body if isinstance(body, str) else json.dumps(body)
+        return self.client.post(self.collection, data=data, content_type=content_type,
+                                headers=self.headers)
+
+    def patch(self, resource_id, body, content_type: str = "application/merge-patch+json"):
+        """PATCH one resource of the collection."""
+        return self.client.patch(f"{self.collection}/{resource_id}", data=json.dumps(body),
+                                 content_type=content_type, headers=self.headers)
+
+
+@pytest.fixture
+def api_client(client):
+    """`api_client(token, collection)`: an ApiClient of the test client."""
+    return lambda token, collection: ApiClient(client, token, collection)

@@ -11,15 +11,13 @@ from sqlalchemy import select
 
 from accounts.apikeys import authenticate, create_api_key, revoke_api_key
 from accounts.models import ApiKey, Organisation
+from api.conftest import bearer
 from portal.db import utcnow
 from portal.extensions import db
 
 ACCOUNTS = "/tmf-api/accountManagement/v4/billingAccount"
 PRODUCTS = "/tmf-api/productInventory/v4/product"
 
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _assert_error(response, status: int) -> dict:

@@ -5,7 +5,6 @@ spec."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 
 import pytest
@@ -37,9 +36,6 @@ LITE_PLAN = """
 """
 
 
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
 
 def add_item(site_id, code="MOB-UNL", quantity=10, term: int | None = 24) -> dict:
     """An add item as DESIGN.md names its parts (term optional)."""
@@ -67,22 +63,9 @@ def buyer_key(quoting, make_key):
 
 
 @pytest.fixture
-def api(client):
+def api(api_client):
     """`api(token).get(path)`, `.post(body)`: calls with a key."""
-
-    class Api:
-        def __init__(self, token):
-            self.headers = bearer(token)
-
-        def get(self, path=ORDERS, **params):
-            return client.get(path, query_string=params, headers=self.headers)
-
-        def post(self, body, content_type="application/json"):
-            data = body if isinstance(body, str) else json.dumps(body)
-            return client.post(ORDERS, data=data, content_type=content_type,
-                               headers=self.headers)
-
-    return Api
+    return lambda token: api_client(token, ORDERS)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ answer validated against the official v4 spec."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 
 import pytest
@@ -18,6 +17,7 @@ from support.quoting import make_quote, setup_quoting
 
 from accounts.estate.models import BillingAccount, Site
 from accounts.models import User
+from api.conftest import bearer
 from portal.catalog.pricing import LineRequest, price_configuration
 from portal.catalog.store import current_catalog
 from portal.extensions import db
@@ -28,9 +28,6 @@ from quotes.models import Quote, QuoteState
 
 QUOTES = "/tmf-api/quoteManagement/v4/quote"
 
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def quote_item(site_id, code: str = "MOB-UNL", quantity=10, term=24) -> dict:
@@ -53,25 +50,9 @@ def buyer_key(quoting, make_key):
 
 
 @pytest.fixture
-def api(client):
+def api(api_client):
     """`api(token).get(path)`, `.post(body)`, `.patch(id, body)`: calls with a key."""
-
-    class Api:
-        def __init__(self, token):
-            self.headers = bearer(token)
-
-        def get(self, path=QUOTES, **params):
-            return client.get(path, query_string=params, headers=self.headers)
-
-        def post(self, body, content_type="application/json"):
-            return client.post(QUOTES, data=json.dumps(body), content_type=content_type,
-                               headers=self.headers)
-
-        def patch(self, quote_id, body, content_type="application/merge-patch+json"):
-            return client.patch(f"{QUOTES}/{quote_id}", data=json.dumps(body),
-                                content_type=content_type, headers=self.headers)
-
-    return Api
+    return lambda token: api_client(token, QUOTES)
 
 
 def _error(response, status: int, *words: str) -> str:
