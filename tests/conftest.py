@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 import accounts.estate.models  # noqa: F401 - every table must be known to empty them
 import accounts.legacy.models  # noqa: F401
+import portal.billing.models  # noqa: F401
 import portal.catalog.models  # noqa: F401
 import portal.notifications.models  # noqa: F401
 import portal.orders.models  # noqa: F401

@@ -7,6 +7,7 @@ import accounts.estate.models  # noqa: F401 - registers the tables
 import accounts.legacy.models  # noqa: F401
 import accounts.models  # noqa: F401
 import portal.audit  # noqa: F401
+import portal.billing.models  # noqa: F401
 import portal.catalog.models  # noqa: F401
 import portal.notifications.models  # noqa: F401
 import portal.orders.models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Bills: imports from the billing systems, the portal's own bill run, consolidated bills."""
