@@ -129,3 +129,6 @@ def _register_commands(app: Flask) -> None:
     from portal.orders.cli import register as register_orders
 
     register_orders(app)
+    from portal.billing.cli import register as register_bills
+
+    register_bills(app)

@@ -171,7 +171,7 @@ class Layout:
     def parse(self, data: bytes, filename: str = "the file") -> ParsedExport:
         """Read a whole export, or raise ImportRefused naming the problem (a wrong layout,
         encoding or size) or every bad line with its reason."""
-        text = _decode(data, filename)
+        text = decode_upload(data, filename)
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter,
                             strict=True)
         header = self._header(reader, filename)
@@ -350,7 +350,9 @@ class RowProblem(ValueError):
 _SEPARATOR_NAMES = {";": "semicolons", ",": "commas", "|": "vertical bars", "\t": "tabs"}
 
 
-def _decode(data: bytes, filename: str) -> str:
+def decode_upload(data: bytes, filename: str) -> str:
+    """An uploaded file's text (UTF-8, a BOM allowed), refused with the reason when it is
+    too large, empty or not text (ImportRefused)."""
     if len(data) > MAX_BYTES:
         raise ImportRefused(f"{filename} is larger than {MAX_BYTES // (1024 * 1024)} MB; split "
                             "the export by customer.")
