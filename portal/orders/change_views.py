@@ -64,6 +64,18 @@ def _today() -> dt.date:
     return utcnow().date()
 
 
+def _confirmable(form, incomplete: str) -> Catalog | None:
+    """The catalog to price a confirmation with, once its form is complete; None (with the
+    reason flashed) when the form is incomplete or there is no catalog."""
+    if not form.validate_on_submit():
+        flash(incomplete, "danger")
+        return None
+    catalog = _catalog()
+    if catalog is None:
+        flash(NO_CATALOG, "warning")
+    return catalog
+
+
 def _catalog() -> Catalog | None:
     found = current_catalog(db.session)
     return found[1] if found else None
@@ -196,12 +208,8 @@ def confirm_change(service_id: int):
     service = changes.load_service(db.session, g.current_org_id, service_id)
     back = url_for(".change", service_id=service.id)
     form = ConfirmChangeForm()
-    if not form.validate_on_submit():
-        flash("Choose a change and confirm it from its preview.", "danger")
-        return redirect(back)
-    catalog = _catalog()
+    catalog = _confirmable(form, "Choose a change and confirm it from its preview.")
     if catalog is None:
-        flash(NO_CATALOG, "warning")
         return redirect(back)
     args = {"action": form.action.data}
     if form.offering_code.data:
@@ -285,12 +293,8 @@ def confirm_add(site_id: int):
     site = tenant_get_or_404(db.session, Site, site_id)
     back = url_for(".add_service", site_id=site.id)
     form = ConfirmAddForm()
-    if not form.validate_on_submit():
-        flash("Choose an offering and confirm it from its preview.", "danger")
-        return redirect(back)
-    catalog = _catalog()
+    catalog = _confirmable(form, "Choose an offering and confirm it from its preview.")
     if catalog is None:
-        flash(NO_CATALOG, "warning")
         return redirect(back)
     placed = []
 
