@@ -1,4 +1,5 @@
-"""`bills import FILE --system SYSTEM [--format tmf678|csv]`."""
+"""`bills import FILE --system SYSTEM [--format tmf678|csv]` and
+`bills run --period YYYY-MM [--org SLUG]`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from portal.billing.imports import BillImportError, import_csv, import_tmf678
+from portal.billing.run import BillRunError, run_bills
 from portal.extensions import db
 
 CLI_ACTOR = "cli"
@@ -40,4 +42,19 @@ def register(app: Flask) -> None:
         except BillImportError as exc:
             db.session.rollback()
             raise click.ClickException("\n".join(exc.lines())) from None
+        click.echo(result.summary())
+
+    @bills_cli.command("run")
+    @click.option("--period", required=True, help="The month to bill, as YYYY-MM.")
+    @click.option("--org", "organisation_slug", help="Bill only this organisation.")
+    def bills_run(period: str, organisation_slug: str | None):
+        """Rate the service inventory for a month: one bill per billing account not yet
+        billed for it (running a period twice changes nothing)."""
+        try:
+            result = run_bills(db.session, period, organisation_slug=organisation_slug,
+                               actor_label=CLI_ACTOR)
+            db.session.commit()
+        except BillRunError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from None
         click.echo(result.summary())
