@@ -5,16 +5,19 @@ that is safe to repeat."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from sqlalchemy import func, select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, func, select
+from support.bill_reference import rate
 
 from accounts.estate.models import BillingAccount, Service, Site
 from portal.audit import AuditEvent
 from portal.billing.models import Bill, BillLine
 from portal.billing.run import BillRunError, run_bills
-from portal.catalog.store import load_version
+from portal.catalog.store import current_catalog, load_version
 from portal.extensions import db
 
 CATALOG = """
@@ -57,6 +60,7 @@ class World:
         self.bare = self._site(self.org, "NOACC", "DE", None)
         self.hamburg = self._site(self.other, "HAM", "DE", self.globex)
         self.count = 0
+        db.session.commit()
 
     @staticmethod
     def _account(org, number, country, cost_centre=""):
@@ -295,3 +299,67 @@ def test_the_command_runs_and_reports(app, world):
 def test_without_a_catalog_nothing_is_billed(app_ctx, factory):
     with pytest.raises(BillRunError, match="No catalog is loaded"):
         run_bills(db.session, "2026-09")
+
+
+@st.composite
+def _services(draw, period: dt.date):
+    """A service starting up to about four months before `period` or in it (so that free
+    months end in it often), perhaps ending."""
+    start = period + dt.timedelta(days=draw(st.integers(-130, 40)))
+    ends = draw(st.booleans())
+    end = start + dt.timedelta(days=draw(st.integers(0, 160))) if ends else None
+    return dict(code=draw(st.sampled_from(["MOB", "FIBRE", "OTHER"])), start=start, end=end,
+                status="ceased" if ends else draw(st.sampled_from(["active", "suspended"])),
+                promotion=draw(st.sampled_from(["", "THREE-FREE", "THREE-FREE", "UNKNOWN"])),
+                charge=draw(st.none() | st.decimals("0.00", "999.99", places=2)),
+                quantity=draw(st.integers(1, 60)))
+
+
+@st.composite
+def _month_and_services(draw):
+    period = draw(st.dates(dt.date(2025, 10, 1), dt.date(2027, 2, 1))).replace(day=1)
+    return period, draw(st.lists(_services(period), min_size=1, max_size=12))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=_month_and_services())
+def test_the_sql_agrees_with_the_rules_stated_plainly(world, drawn):
+    """Whatever the services and the month, every line is what the rules, written the
+    plain way in tests/support/bill_reference.py, say it is."""
+    period, specs = drawn
+    catalog = current_catalog(db.session)[1]
+    services = []
+    try:
+        for spec in specs:
+            code = spec["code"]
+            charge = spec["charge"]
+            if code == "OTHER" and charge is None:
+                charge = Decimal("1.00")
+            services.append(world.service(world.berlin, code, spec["start"], end=spec["end"],
+                                          status=spec["status"], promotion=spec["promotion"],
+                                          quantity=spec["quantity"],
+                                          charge=str(charge) if charge is not None else None))
+        result = run_bills(db.session, f"{period:%Y-%m}", organisation_slug="acme")
+        expected = {}
+        for service in services:
+            rated = rate(service, catalog, period)
+            if rated is not None:
+                expected[(service.id, "recurring")] = rated[0]
+                if rated[1]:
+                    expected[(service.id, "one_off")] = rated[1]
+        got = {}
+        bill = None
+        if result.bills:
+            bill = db.session.scalar(select(Bill).where(Bill.bill_number == result.bills[0]))
+            got = {(line.service_id, line.kind): line.amount for line in bill.lines}
+        assert got == expected
+        if bill is not None:
+            assert bill.amount_excl_tax == sum(expected.values())
+            assert bill.tax_amount == (bill.amount_excl_tax * D("0.19")).quantize(
+                D("0.01"), ROUND_HALF_UP)
+    finally:
+        db.session.rollback()
+        db.session.execute(delete(Bill))
+        db.session.execute(delete(Service))
+        db.session.commit()
