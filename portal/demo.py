@@ -18,6 +18,7 @@ from accounts.services import (
     roles_from_groups,
     set_idp_connection,
 )
+from portal.billing.demo import load_demo_bills
 from portal.catalog.demo import load_demo_catalog
 from portal.db import utcnow
 from portal.demo_estate import load_estate
@@ -65,6 +66,7 @@ def load_demo(only_if_empty: bool = False) -> bool:
     load_demo_catalog(session, DEMO_ACTOR)
     session.flush()
     load_quotes(session, orgs["acme"], people["bob"])
+    load_demo_bills(session, dt.date.today(), DEMO_ACTOR)
     session.commit()
     # The legacy systems' sample exports: more customers, and a few accounts that look like
     # Acme and Globex, waiting as proposals for an operator admin (idempotent).

@@ -331,5 +331,6 @@ def test_the_sample_files_import_into_the_demo_estate(app_ctx):
     db.session.commit()
     assert (mobile.imported, mobile.lines, fixed.imported, fixed.lines) == (
         ["MB-2026-10-0001"], 4, ["FX-2026-10-0042"], 3)
-    totals = dict(db.session.execute(select(Bill.bill_number, Bill.amount_incl_tax)).all())
+    totals = dict(db.session.execute(select(Bill.bill_number, Bill.amount_incl_tax).where(
+        Bill.source_system != "portal")).all())  # the demo's own bill runs aside
     assert totals == {"MB-2026-10-0001": Decimal("722.81"), "FX-2026-10-0042": Decimal("214.80")}

@@ -307,7 +307,8 @@ def _services(draw, period: dt.date):
     months end in it often), perhaps ending."""
     start = period + dt.timedelta(days=draw(st.integers(-130, 40)))
     ends = draw(st.booleans())
-    end = start + dt.timedelta(days=draw(st.integers(0, 160))) if ends else None
+    # Now and then an end before the start, as bad data from a legacy system would have it.
+    end = start + dt.timedelta(days=draw(st.integers(-20, 160))) if ends else None
     return dict(code=draw(st.sampled_from(["MOB", "FIBRE", "OTHER"])), start=start, end=end,
                 status="ceased" if ends else draw(st.sampled_from(["active", "suspended"])),
                 promotion=draw(st.sampled_from(["", "THREE-FREE", "THREE-FREE", "UNKNOWN"])),
