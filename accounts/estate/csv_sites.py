@@ -25,6 +25,7 @@ from accounts.estate.services import (
     open_service_counts,
     why_site_cannot_close,
 )
+from portal.csv_text import data_rows, strict_reader
 
 COLUMNS = (*SITE_FIELDS, "status", "billing_account")
 REQUIRED_COLUMNS = ("code", "name", "address", "postcode", "city", "country")
@@ -78,20 +79,11 @@ def read_csv(data: bytes) -> ParsedFile:
         line = data[:exc.start].count(b"\n") + 1
         raise CsvFileError(f"The file is not UTF-8 text (the first character that is not "
                            f"is on line {line}). {SAVE_AS}") from None
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if ";" in first_line and "," not in first_line else ","
-    # Strict: a stray or unclosed quote is refused rather than read as one huge value.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = strict_reader(text)
     try:
         columns = _header(next(reader, []))
         rows: list[CsvRow] = []
-        while True:
-            start = reader.line_num + 1
-            cells = next(reader, None)
-            if cells is None:
-                break
-            if not any(c.strip() for c in cells):
-                continue
+        for start, cells in data_rows(reader):
             if len(rows) == MAX_ROWS:
                 raise CsvFileError(f"The file has more than {MAX_ROWS:,} rows, the limit of "
                                    "one import. Split it into smaller files.")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from accounts.legacy.layouts import ImportRefused, decode_upload
 from portal.billing.models import LineKind
+from portal.csv_text import data_rows, strict_reader
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1e12")
@@ -328,22 +328,14 @@ def read_csv(data: bytes, problems: FileProblems) -> list[BillData]:
     text = decode(data, problems)
     if text is None:
         return []
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if ";" in first_line and "," not in first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = strict_reader(text)
     try:
         header = [name.strip().lower() for name in next(reader, [])]
         if not _csv_header(header, problems):
             return []
         bills: dict[str, BillData] = {}
         first_row: dict[str, tuple[int, dict]] = {}
-        while True:
-            line = reader.line_num + 1
-            cells = next(reader, None)
-            if cells is None:
-                break
-            if not any(c.strip() for c in cells):
-                continue
+        for line, cells in data_rows(reader):
             where = f"row {line}"
             if len(cells) != len(header):
                 problems.add(where, "", f"has {len(cells)} values but the header names "
