@@ -11,12 +11,14 @@ from portal.audit import AuditEvent
 from portal.extensions import db
 from portal.orders.models import Order
 from portal.security import Permission, can, public, require
+from portal.usage.offers import open_offers
 from quotes.approvals import queue as approval_queue
 from quotes.models import Quote, QuoteVersion
 
 bp = Blueprint("dashboard", __name__)
 
 RECENT_EVENTS = 8
+DASHBOARD_OFFERS = 5
 
 
 @bp.get("/")
@@ -66,6 +68,9 @@ def index():
             Order.state.not_in(("completed", "failed", "cancelled", "rejected", "partial"))))
     if can(Permission.QUOTES_APPROVE):
         waiting = len(approval_queue(db.session, current_user))
+    offers = []
+    if can(Permission.INVENTORY_VIEW):  # one more than shown: is there more?
+        offers = open_offers(db.session, org.id, DASHBOARD_OFFERS + 1)
     own_signins = db.session.scalars(
         select(AuditEvent)
         .where(AuditEvent.actor_user_id == current_user.id, AuditEvent.action == "auth:login")
@@ -81,4 +86,6 @@ def index():
         quote_states=quote_states,
         open_orders=open_orders,
         waiting=waiting,
+        offers=offers,
+        dashboard_offers=DASHBOARD_OFFERS,
     )

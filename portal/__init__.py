@@ -84,6 +84,7 @@ def _register_blueprints(app: Flask) -> None:
     from accounts.operator_views import bp as operator_bp
     from accounts.views import bp as accounts_bp
     from portal.api import register as register_api
+    from portal.billing.views import bp as bills_bp
     from portal.catalog.views import bp as catalog_bp
     from portal.health import bp as health_bp
     from portal.notifications.views import bp as notifications_bp
@@ -91,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.orders.operator_views import bp as order_operations_bp
     from portal.orders.views import bp as orders_bp
     from portal.orders.webhook import bp as order_hooks_bp
+    from portal.usage.views import bp as usage_bp
     from quotes.approval_views import bp as approvals_bp
     from quotes.pdf_views import bp as quote_pdf_bp
     from quotes.quote_views import bp as quotes_bp
@@ -100,7 +102,7 @@ def _register_blueprints(app: Flask) -> None:
                       operator_bp, delegations_bp, estate_bp, apikeys_bp, legacy_bp,
                       catalog_bp, configurator_bp, quote_pdf_bp, quotes_bp, order_hooks_bp,
                       notifications_bp, approvals_bp, orders_bp, changes_bp,
-                      order_operations_bp):
+                      order_operations_bp, bills_bp, usage_bp):
         app.register_blueprint(blueprint)
     register_api(app)
     if app.config["DEV_IDP"]:
@@ -132,3 +134,6 @@ def _register_commands(app: Flask) -> None:
     from portal.billing.cli import register as register_bills
 
     register_bills(app)
+    from portal.usage.cli import register as register_usage
+
+    register_usage(app)

@@ -25,6 +25,7 @@ from portal.demo_estate import load_estate
 from portal.demo_quotes import load_quotes
 from portal.devidp import personas
 from portal.extensions import db
+from portal.usage.demo import load_demo_usage
 
 DEMO_ACTOR = "demo"
 
@@ -67,6 +68,7 @@ def load_demo(only_if_empty: bool = False) -> bool:
     session.flush()
     load_quotes(session, orgs["acme"], people["bob"])
     load_demo_bills(session, dt.date.today(), DEMO_ACTOR)
+    load_demo_usage(session)
     session.commit()
     # The legacy systems' sample exports: more customers, and a few accounts that look like
     # Acme and Globex, waiting as proposals for an operator admin (idempotent).

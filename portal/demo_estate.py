@@ -84,15 +84,17 @@ def load_estate(session: Session, org: Organisation, site_count: int, seed: int)
         for code, description, system, charge, (low, high) in rng.sample(PRODUCTS, k=4):
             start = today - dt.timedelta(days=rng.randint(30, 900))
             term = rng.choice([12, 24, 36])
+            quantity = rng.randint(low, high)
             services.append({
                 "organisation_id": org.id, "site_id": site_id, "billing_account_id": account_id,
                 "offering_code": code, "description": description,
-                "quantity": rng.randint(low, high),
+                "quantity": quantity,
                 "status": "suspended" if rng.random() < 0.04 else "active",
                 "start_date": start, "term_months": term,
                 "end_date": start + dt.timedelta(days=term * 30),
                 "promotion_code": "SIX-FREE" if rng.random() < 0.1 else "",
-                "monthly_charge": Decimal(charge), "source_system": system,
+                # The service's whole monthly charge, as an order sets it: unit price × units.
+                "monthly_charge": Decimal(charge) * quantity, "source_system": system,
                 "source_ref": f"{system.split('-')[0].upper()}-{org.slug}-{site_id}-{code}",
             })
     session.execute(insert(Service), services)

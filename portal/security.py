@@ -46,6 +46,7 @@ class Permission(StrEnum):
     DELEGATIONS_MANAGE = "delegations:manage"  # a customer's grants to partners
     ACCOUNT_MANAGERS_MANAGE = "account_managers:manage"  # operator: who handles whom
     LEGACY_IMPORT = "legacy:import"  # operator: customer exports of the legacy systems
+    OFFERS_MANAGE = "offers:manage"  # operator: usage imports and the offer rules
 
 
 class Role(StrEnum):
@@ -101,6 +102,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ORGS_MANAGE,
             P.ACCOUNT_MANAGERS_MANAGE,
             P.LEGACY_IMPORT,
+            P.OFFERS_MANAGE,
             P.ORDERS_OPERATE,
             P.APIKEYS_MANAGE,
             P.AUDIT_VIEW,

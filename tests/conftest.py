@@ -22,6 +22,7 @@ import portal.billing.models  # noqa: F401
 import portal.catalog.models  # noqa: F401
 import portal.notifications.models  # noqa: F401
 import portal.orders.models  # noqa: F401
+import portal.usage.models  # noqa: F401
 import quotes.models  # noqa: F401
 from accounts.models import Membership, Organisation, User
 from accounts.services import create_organisation, set_idp_connection

@@ -51,7 +51,7 @@ def api_blueprint(name: str, import_name: str, url_prefix: str) -> Blueprint:
 
 def register(app: Flask) -> None:
     """Register every API blueprint and the OpenAPI document."""
-    from portal.api import openapi, tmf620, tmf622, tmf637, tmf648, tmf666
+    from portal.api import openapi, tmf620, tmf622, tmf637, tmf648, tmf666, tmf678
 
-    for module in (openapi, tmf666, tmf637, tmf620, tmf648, tmf622):
+    for module in (openapi, tmf666, tmf637, tmf620, tmf648, tmf622, tmf678):
         app.register_blueprint(module.bp)

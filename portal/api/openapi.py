@@ -15,6 +15,10 @@ from portal.api.tmf622 import MAX_DESCRIPTION, MAX_EXTERNAL_ID, MAX_ITEMS, ORDER
 from portal.api.tmf637 import TMF_STATUSES
 from portal.api.tmf648 import ALWAYS as QUOTE_ALWAYS
 from portal.api.tmf648 import PATCH_TYPES
+from portal.api.tmf678 import ALWAYS as BILL_ALWAYS
+from portal.api.tmf678 import BILL_STATE
+from portal.api.tmf678 import TMF_STATES as BILL_STATES
+from portal.billing.models import LineKind
 from portal.security import public
 from quotes.cart import MAX_QUANTITY
 from quotes.models import QuoteState
@@ -759,6 +763,117 @@ PATHS[f"{ORDER_API}/productOrder/{{id}}"] = _retrieve(
     "productOrderingManagement", "ProductOrder")
 
 
+BILL_API = "/tmf-api/customerBillManagement/v4"
+TAX = {"type": "object", "properties": {
+    "taxCategory": STRING, "taxRate": {**NUMBER, "description": "A fraction: 0.19 is 19 %"},
+    "taxAmount": _ref("Money"), "@type": STRING}}
+CHARACTERISTIC = {"type": "object", "required": ["name", "value"],
+                  "properties": {"name": STRING, "valueType": STRING, "value": {}}}
+BILL_SCHEMAS = {
+    "CustomerBill": {
+        "type": "object",
+        "description": "TMF678 v4 CustomerBill (the attributes the portal fills in): a bill "
+                       "of a billing system or of the portal's bill run. `state` is always "
+                       "`sent` (the portal learns of no payments: the whole amount is due), "
+                       "`billingAccount.id` is the account's number, `billDocument[0]` the "
+                       "PDF. Money values are exact to the cent.",
+        "required": list(BILL_ALWAYS),
+        "properties": {
+            "id": STRING,
+            "href": STRING,
+            "billNo": STRING,
+            "billDate": DATE_TIME,
+            "lastUpdate": DATE_TIME,
+            "paymentDueDate": DATE_TIME,
+            "category": {"type": "string", "enum": ["normal", "credit note"]},
+            "runType": {"type": "string", "enum": ["onCycle"]},
+            "state": {"type": "string", "enum": [BILL_STATE]},
+            "billingPeriod": _ref("TimePeriod"),
+            "amountDue": _ref("Money"),
+            "taxExcludedAmount": _ref("Money"),
+            "taxIncludedAmount": _ref("Money"),
+            "taxItem": _array(TAX),
+            "billingAccount": REF,
+            "billDocument": _array({
+                "type": "object", "required": ["id", "url", "mimeType"],
+                "properties": {k: STRING for k in (
+                    "id", "href", "url", "name", "attachmentType", "description",
+                    "mimeType", "@referredType")}}, minItems=1),
+            "relatedParty": _array(_ref("RelatedParty")),
+            "@type": {"type": "string", "enum": ["CustomerBill"]},
+        },
+    },
+    "AppliedCustomerBillingRate": {
+        "type": "object",
+        "description": "TMF678 v4 AppliedCustomerBillingRate: a line of a bill, in the terms "
+                       "of the TMF678 bill import (`type` is the line's kind, `product.id` "
+                       "the billing system's service reference; siteCode, offeringCode, "
+                       "productFamily, costCentre and quantity are characteristics).",
+        "required": list(BILL_ALWAYS),
+        "properties": {
+            "id": STRING,
+            "href": STRING,
+            "name": STRING,
+            "type": {"type": "string", "enum": list(LineKind.ALL)},
+            "date": DATE_TIME,
+            "isBilled": {"type": "boolean"},
+            "bill": REF,
+            "product": REF,
+            "periodCoverage": _ref("TimePeriod"),
+            "characteristic": _array(CHARACTERISTIC),
+            "taxExcludedAmount": _ref("Money"),
+            "taxIncludedAmount": _ref("Money"),
+            "appliedTax": _array(TAX),
+            "@type": {"type": "string", "enum": ["AppliedCustomerBillingRate"]},
+        },
+    },
+}
+SCHEMAS.update(BILL_SCHEMAS)
+BILL_DAY = {"type": "string", "format": "date",
+            "description": "YYYY-MM-DD (an RFC 3339 date-time is also taken: its date)"}
+PATHS.update({
+    f"{BILL_API}/customerBill": _list(
+        "List the organisation's bills, newest first", "listCustomerBill",
+        "customerBillManagement", "CustomerBill",
+        [_query("billingAccount.id", "Only bills of the billing account with this number"),
+         _query("billNo", "Only bills with exactly this number"),
+         _query("billDate", "Only bills dated this day", BILL_DAY),
+         _query("billDate.gte", "Only bills dated this day or later", BILL_DAY),
+         _query("billDate.lte", "Only bills dated this day or earlier", BILL_DAY),
+         _query("period", "Only bills of this billing month (YYYY-MM; the month the billing "
+                          "period starts in)",
+                {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"}),
+         _query("state", "Only bills in this TMF678 state (each bill is `sent`)",
+                {"type": "string", "enum": list(BILL_STATES)})]),
+    f"{BILL_API}/customerBill/{{id}}": _retrieve(
+        "A bill of the organisation", "retrieveCustomerBill", "customerBillManagement",
+        "CustomerBill"),
+    f"{BILL_API}/customerBill/{{id}}/document": {"get": {
+        "summary": "The bill's PDF (its billDocument; a portal extension)",
+        "operationId": "retrieveCustomerBillDocument", "tags": ["customerBillManagement"],
+        "parameters": [{**_path_id("Identifier of the CustomerBill"), "schema": ID_FILTER}],
+        "responses": {
+            "200": {"description": "The PDF",
+                    "content": {"application/pdf": {"schema": {"type": "string",
+                                                                "format": "binary"}}}},
+            "400": _error("An unknown query parameter"),
+            "404": _error("No such CustomerBill in the key's organisation"),
+            **ERRORS,
+        },
+    }},
+    f"{BILL_API}/appliedCustomerBillingRate": _list(
+        "List the lines of the organisation's bills (newest bill first, each bill's lines "
+        "in order)", "listAppliedCustomerBillingRate", "customerBillManagement",
+        "AppliedCustomerBillingRate",
+        [_query("bill.id", "Only the lines of this bill", ID_FILTER),
+         _query("type", "Only lines of this kind",
+                {"type": "string", "enum": list(LineKind.ALL)})]),
+    f"{BILL_API}/appliedCustomerBillingRate/{{id}}": _retrieve(
+        "A line of a bill of the organisation", "retrieveAppliedCustomerBillingRate",
+        "customerBillManagement", "AppliedCustomerBillingRate"),
+})
+
+
 def openapi_document() -> dict:
     """The OpenAPI 3.0 document of the portal's API."""
     return {
@@ -769,7 +884,8 @@ def openapi_document() -> dict:
             "description": "TMF Open APIs of the portal: TMF666 Account Management, TMF637 "
                            "Product Inventory and TMF620 Product Catalog Management (v4), "
                            "read-only, TMF648 Quote Management and TMF622 Product "
-                           "Ordering (v4), for the "
+                           "Ordering (v4), TMF678 Customer Bill Management (v4), "
+                           "read-only, for the "
                            "organisation that owns the API key (the catalog is the same for "
                            "every organisation). Keys are created by "
                            "the organisation's admins under Organisation > API keys. Errors "

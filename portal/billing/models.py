@@ -30,7 +30,9 @@ class Bill(Base):
 
     __tablename__ = "bills"
     __table_args__ = (UniqueConstraint("source_system", "bill_number"),
-                      Index("ix_bills_org_period", "organisation_id", "period"))
+                      Index("ix_bills_org_period", "organisation_id", "period"),
+                      Index("ix_bills_account_period", "billing_account_id", "period",
+                            "source_system"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(

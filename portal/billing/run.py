@@ -161,12 +161,19 @@ def _catalog_values(catalog: Catalog) -> dict:
     )
 
 
+def _ended():
+    """A service's end date ends its billing only once it is ceased: on an active or
+    suspended service it is the end of the contract term (TMF637 productTerm), after which
+    the service rolls on."""
+    return and_(Service.status == "ceased", Service.end_date.is_not(None))
+
+
 def _in_period(period: Period):
     """Services that exist on at least one day of the period (a ceased service without an
     end date has none, nor has one that ended before it started)."""
     return and_(
         Service.start_date <= period.end,
-        or_(Service.end_date.is_(None),
+        or_(not_(_ended()),
             and_(Service.end_date >= period.start, Service.end_date >= Service.start_date)),
         not_(and_(Service.status == "ceased", Service.end_date.is_(None))),
     )
@@ -182,7 +189,7 @@ def _rated(period: Period, catalog: Catalog, organisation_id: int | None,
               .where(Bill.source_system == SOURCE_SYSTEM, Bill.period == period.label,
                      Bill.billing_account_id.is_not(None)))
     starts_inside = Service.start_date >= period.start
-    ends_inside = and_(Service.end_date.is_not(None), Service.end_date <= period.end)
+    ends_inside = and_(_ended(), Service.end_date <= period.end)
     first = case((starts_inside, _day(Service.start_date)), else_=1)
     last = case((ends_inside, _day(Service.end_date)), else_=period.days)
     # Free promotion months run from the start date to the same day m months later

@@ -60,6 +60,8 @@ def value_text(field: str, value) -> str:
         return "no limit"
     if field in ("valid_from", "valid_to") and value is None:
         return "open"
+    if field == "allowance" and value is None:
+        return "not metered"
     if isinstance(value, tuple):
         return ", ".join(value) or "none"
     if isinstance(value, Decimal) and field.endswith("_max"):

@@ -14,7 +14,9 @@ import yaml
 
 from accounts.estate.models import SOURCE_SYSTEMS
 from portal.catalog.schema import (
+    ALLOWANCE_UNITS,
     FAMILIES,
+    Allowance,
     ApprovalPolicy,
     Catalog,
     Offering,
@@ -27,6 +29,7 @@ from portal.catalog.values import (
     code_of,
     codes_of,
     country_of,
+    decimal_of,
     integer_of,
     list_of,
     mapping_of,
@@ -43,7 +46,8 @@ APPROVAL_KEYS = ("auto_max", "account_manager_max", "sales_director_max")
 OFFERING_KEYS = ("code", "name", "description", "family", "fulfilment", "recurring", "one_off",
                  "volume_tiers", "terms", "promotions", "requires", "excludes", "available_in",
                  "min_quantity", "max_quantity", "valid_from", "valid_to", "plans",
-                 "accessories")
+                 "accessories", "allowance")
+ALLOWANCE_KEYS = ("amount", "unit")
 TIER_KEYS = ("min", "discount")
 PROMOTION_KEYS = ("code", "months_free", "valid_from", "valid_to")
 # "portal" is where a service was ordered, not a system that can fulfil one.
@@ -53,6 +57,7 @@ MAX_TERM_MONTHS = 120
 MAX_QUANTITY = 100_000
 DEFAULT_QUOTE_VALIDITY_DAYS = 30
 NAME_MAX, DESCRIPTION_MAX = 200, 2000
+MAX_ALLOWANCE = Decimal("1000000000")
 
 
 class CatalogError(RuleError):
@@ -260,6 +265,39 @@ def _quantities(scope: Scope, item: dict) -> tuple[int, int | None]:
     return low, high
 
 
+def _allowance(scope: Scope, item: dict) -> Allowance | None:
+    """`allowance: unlimited` or `{amount: "20", unit: GB}` (per unit and month); absent:
+    the offering is not metered."""
+    value = item.get("allowance")
+    if value is None:
+        return None
+    if value == "unlimited":
+        return Allowance(None)
+    example = '{amount: "20", unit: GB}'
+    if not isinstance(value, dict):
+        scope.error("allowance", f"{show(value)} must be unlimited or a mapping, like {example}")
+        return None
+    inner = scope.child("allowance")
+    unknown_keys(inner, value, ALLOWANCE_KEYS)
+    amount, unit = value.get("amount"), value.get("unit")
+    number = decimal_of(amount)
+    if amount is None:
+        inner.missing("amount")
+    elif number is None or not 0 < number < MAX_ALLOWANCE:
+        inner.error("amount", f"{show(amount)} is not a positive amount of data (write "
+                              "unlimited for no limit)")
+        number = None
+    elif number != number.quantize(Decimal("0.001")):
+        inner.error("amount", f"{show(amount)} has more than three decimals")
+        number = None
+    if unit is None:
+        inner.missing("unit")
+    elif unit not in ALLOWANCE_UNITS:
+        inner.error("unit", f"{show(unit)} is not a unit of data ({' | '.join(ALLOWANCE_UNITS)})")
+        unit = None
+    return Allowance(number, unit) if number is not None and unit else None
+
+
 def _offering_fields(scope: Scope, item: dict, code: str) -> dict:
     """Every field of one offering, checked on its own (references come later)."""
     unknown_keys(scope, item, OFFERING_KEYS)
@@ -302,6 +340,7 @@ def _offering_fields(scope: Scope, item: dict, code: str) -> dict:
         "valid_from": valid_from, "valid_to": valid_to,
         "plans": codes_of(scope, item, "plans"),
         "accessories": codes_of(scope, item, "accessories"),
+        "allowance": _allowance(scope, item),
     }
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 FAMILIES = ("mobile", "broadband", "sdwan", "voice", "tv", "content", "device", "accessory")
+ALLOWANCE_UNITS = ("MB", "GB", "TB")  # decimal units: 1 GB = 1000 MB
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,23 @@ class Promotion:
 
 
 @dataclass(frozen=True)
+class Allowance:
+    """A monthly data allowance per unit (per SIM, per line): `amount` of `unit`, or
+    unlimited (`amount` None)."""
+
+    amount: Decimal | None
+    unit: str = ""
+
+    @property
+    def unlimited(self) -> bool:
+        """Whether there is no limit."""
+        return self.amount is None
+
+    def __str__(self) -> str:
+        return "unlimited" if self.amount is None else f"{self.amount:f} {self.unit}"
+
+
+@dataclass(frozen=True)
 class Offering:
     """Something the operator sells, with its prices and rules."""
 
@@ -59,6 +77,7 @@ class Offering:
     # Guided selling: for a device, the plans that go with it, then its accessories.
     plans: tuple[str, ...] = ()
     accessories: tuple[str, ...] = ()
+    allowance: Allowance | None = None  # monthly data per unit; None: not metered
 
     def is_sold_on(self, day: dt.date) -> bool:
         """Whether the offering can be sold on `day`."""

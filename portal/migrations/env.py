@@ -12,6 +12,7 @@ import portal.catalog.models  # noqa: F401
 import portal.notifications.models  # noqa: F401
 import portal.orders.models  # noqa: F401
 import portal.sessions  # noqa: F401
+import portal.usage.models  # noqa: F401
 import quotes.models  # noqa: F401
 from portal.db import Base, UTCDateTime
 

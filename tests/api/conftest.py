@@ -18,6 +18,7 @@ import pytest
 from accounts.apikeys import create_api_key
 from accounts.estate.models import BillingAccount, Service, Site
 from accounts.models import Organisation
+from portal.billing.models import Bill, BillLine
 from portal.extensions import db
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +28,7 @@ SPEC_FILES = {
     "TMF620": "TMF620-ProductCatalog-v4.swagger.json",
     "TMF648": "TMF648-Quote-v4.swagger.json",
     "TMF622": "TMF622-ProductOrdering-v4.swagger.json",
+    "TMF678": "TMF678-CustomerBill-v4.swagger.json",
 }
 
 
@@ -126,6 +128,23 @@ def add_estate(session, org_id: int, tag: str, services: int = 3) -> dict:
     session.flush()
     return {"account": account.id, "spare": spare.id, "site1": sites[0].id,
             "site2": sites[1].id, "services": [s.id for s in rows]}
+
+
+def add_bill(session, org_id: int, account_id: int | None, number: str,
+             bill_date: dt.date = dt.date(2026, 11, 2), lines: int = 2) -> int:
+    """A bill of October 2026 with `lines` lines of 10.00 + 19 % tax each; its id."""
+    amount, tax = Decimal("10.00") * lines, Decimal("1.90") * lines
+    bill = Bill(organisation_id=org_id, billing_account_id=account_id, source_system="test",
+                bill_number=number, period="2026-10", period_start=dt.date(2026, 10, 1),
+                period_end=dt.date(2026, 10, 31), bill_date=bill_date, currency="EUR",
+                amount_excl_tax=amount, tax_amount=tax, amount_incl_tax=amount + tax,
+                source_format="tmf678", lines=[
+                    BillLine(position=n, kind="recurring", description=f"Charge {n}",
+                             amount=Decimal("10.00"), tax_rate=Decimal("0.19"),
+                             tax_amount=Decimal("1.90")) for n in range(1, lines + 1)])
+    session.add(bill)
+    session.flush()
+    return bill.id
 
 
 @pytest.fixture

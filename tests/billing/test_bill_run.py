@@ -116,8 +116,9 @@ def _september(world: World) -> dict[str, Service]:
         "ceased": w.service(w.berlin, "MOB", day(2026, 1, 1), quantity=2,
                             end=day(2026, 9, 20), status="ceased"),
         # A whole month: 80.00 (suspended services are still charged).
+        # An active service's end date is its contract's end: it rolls on, a whole month.
         "whole": w.service(w.berlin, "FIBRE", day(2025, 1, 1), charge="80.00",
-                           status="suspended"),
+                           status="suspended", end=day(2026, 9, 10)),
         # Started 5 August with 3 free months: all of September free, 0.00.
         "free": w.service(w.berlin, "MOB", day(2026, 8, 5), charge="25.00",
                           promotion="THREE-FREE"),
@@ -310,7 +311,7 @@ def _services(draw, period: dt.date):
     # Now and then an end before the start, as bad data from a legacy system would have it.
     end = start + dt.timedelta(days=draw(st.integers(-20, 160))) if ends else None
     return dict(code=draw(st.sampled_from(["MOB", "FIBRE", "OTHER"])), start=start, end=end,
-                status="ceased" if ends else draw(st.sampled_from(["active", "suspended"])),
+                status=draw(st.sampled_from(["ceased", "active", "suspended"])),
                 promotion=draw(st.sampled_from(["", "THREE-FREE", "THREE-FREE", "UNKNOWN"])),
                 charge=draw(st.none() | st.decimals("0.00", "999.99", places=2)),
                 quantity=draw(st.integers(1, 60)))

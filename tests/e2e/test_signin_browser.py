@@ -92,8 +92,8 @@ def test_customer_admin_signs_in_and_out(page: Page, demo_server):
 
     nav = main_nav(page)
     expect(nav.get_by_role("link")).to_have_text(
-        ["Dashboard", "Sites", "Inventory", "Billing accounts", "Catalog", "Configurator",
-         "Quotes", "Orders"]
+        ["Dashboard", "Sites", "Inventory", "Usage", "Billing accounts", "Catalog",
+         "Configurator", "Quotes", "Orders", "Bills"]
     )
     expect_administration_menu(
         page, ["Members", "Single sign-on", "Partners", "API keys", "Audit trail"]
@@ -132,7 +132,8 @@ def test_operator_admin_sees_organisations(page: Page, demo_server):
         ["Dashboard", "Catalog", "Organisations", "Legacy imports", "Account managers"]
     )
     expect_administration_menu(
-        page, ["Members", "Single sign-on", "API keys", "Audit trail", "Order deliveries"])
+        page, ["Members", "Single sign-on", "API keys", "Audit trail", "Order deliveries",
+               "Usage and offers"])
     expect(page.get_by_test_id("current-user")).to_contain_text("Olga Novak")
 
     nav.get_by_role("link", name="Organisations").click()
@@ -150,8 +151,8 @@ def test_buyer_sees_the_estate_but_no_administration(page: Page, demo_server):
 
     nav = main_nav(page)
     expect(nav.get_by_role("link")).to_have_text(
-        ["Dashboard", "Sites", "Inventory", "Billing accounts", "Catalog", "Configurator",
-         "Quotes", "Orders"]
+        ["Dashboard", "Sites", "Inventory", "Usage", "Billing accounts", "Catalog",
+         "Configurator", "Quotes", "Orders"]
     )
     expect(page.get_by_test_id("current-user")).to_contain_text("Bob Buyer")
     expect(page.get_by_role("heading", name="Buying")).to_be_visible()

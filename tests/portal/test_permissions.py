@@ -122,6 +122,13 @@ PAGES = [
     ("GET", "/billing-accounts/{billing_account}/edit", Permission.BILLING_ACCOUNTS_MANAGE),
     ("POST", "/billing-accounts/{billing_account}/edit", Permission.BILLING_ACCOUNTS_MANAGE),
     ("GET", "/inventory", Permission.INVENTORY_VIEW),
+    ("GET", "/usage", Permission.INVENTORY_VIEW),
+    ("POST", "/offers/{offer}/accept", Permission.ORDERS_CREATE),
+    ("POST", "/offers/{offer}/dismiss", Permission.ORDERS_CREATE),
+    ("GET", "/operator/usage", Permission.OFFERS_MANAGE),
+    ("POST", "/operator/usage", Permission.OFFERS_MANAGE),
+    ("GET", "/operator/offer-rules", Permission.OFFERS_MANAGE),
+    ("POST", "/operator/offer-rules", Permission.OFFERS_MANAGE),
     ("GET", "/catalog", Permission.CATALOG_VIEW),
     ("GET", "/catalog/versions", Permission.CATALOG_MANAGE),
     ("GET", "/catalog/versions/{catalog_version}", Permission.CATALOG_MANAGE),
@@ -153,6 +160,12 @@ PAGES = [
     ("GET", "/approvals", Permission.QUOTES_APPROVE),
     ("GET", "/approvals/{quote_version}", Permission.QUOTES_APPROVE),
     ("POST", "/approvals/{quote_version}", Permission.QUOTES_APPROVE),
+    ("GET", "/bills", Permission.BILLS_VIEW),
+    ("GET", "/bills/{bill_period}", Permission.BILLS_VIEW),
+    ("GET", "/bills/{bill_period}/pdf", Permission.BILLS_VIEW),
+    ("GET", "/bills/{bill_period}/csv", Permission.BILLS_VIEW),
+    ("GET", "/bills/source/{bill}", Permission.BILLS_VIEW),
+    ("GET", "/bills/source/{bill}/pdf", Permission.BILLS_VIEW),
 ]
 SIGNED_IN_ONLY = [("POST", "/logout"), ("POST", "/switch-org"), ("GET", "/notifications"),
                   ("POST", "/notifications/{notification}/read"),
@@ -232,6 +245,8 @@ def _setup(factory, role):
         extra_ids.update(_quote(org_id, user_id, extra_ids["site"]))
         extra_ids.update(_order(org_id, user_id, extra_ids["site"]))
         extra_ids["notification"] = _notification(org_id, user_id)
+        extra_ids["offer"] = _offer(org_id, extra_ids["service"])
+        extra_ids.update(_bill(org_id, extra_ids["billing_account"], extra_ids["site"]))
     return org_id, user_id, {"event": event_id, "member": member_id,
                              "invitation": invitation_id, "api_key": api_key.id,
                              **extra_ids}
@@ -272,6 +287,16 @@ def _quote(org_id: int, user_id: int, site_id: int) -> dict:
             "version_number": version.version}
 
 
+def _bill(org_id: int, account_id: int, site_id: int) -> dict:
+    """A source bill of the organisation for 2026-10, one line at the site (inside an app
+    context)."""
+    from support.bills import add_bill, line
+
+    bill_id = add_bill(db.session, org_id, account_id, [line("10.00", "1.90", site_id=site_id)])
+    db.session.commit()
+    return {"bill": bill_id, "bill_period": "2026-10"}
+
+
 def _notification(org_id: int, user_id: int) -> int:
     """A notification for the user (inside an app context)."""
     from portal.notifications.services import notify
@@ -279,6 +304,22 @@ def _notification(org_id: int, user_id: int) -> int:
     notification = notify(db.session, user_id, org_id, "Matrix", "A notification.", "/")
     db.session.commit()
     return notification.id
+
+
+def _offer(org_id: int, service_id: int) -> int:
+    """An open upgrade offer for the organisation's service (inside an app context)."""
+    from decimal import Decimal
+
+    from portal.usage.models import Offer
+
+    offer = Offer(organisation_id=org_id, service_id=service_id, kind="upgrade",
+                  evidence="contract ends 2030-01-01", from_offering_code="MOB-UNL",
+                  offering_code="MOB-UNL", offering_name="Mobile", mrc_before=Decimal("50"),
+                  mrc_after=Decimal("50"), monthly_difference=Decimal("0"), currency="EUR",
+                  reason="Matrix.")
+    db.session.add(offer)
+    db.session.commit()
+    return offer.id
 
 
 def _order(org_id: int, user_id: int, site_id: int) -> dict:
@@ -379,6 +420,10 @@ def test_every_role_reads_its_own_notifications(client, factory, role):
     ("POST", "/quotes/{quote}/versions"),
     ("POST", "/quotes/{quote}/cancel"),
     ("POST", "/quotes/{quote}/accept"),
+    ("POST", "/offers/{offer}/accept"),
+    ("POST", "/offers/{offer}/dismiss"),
+    ("GET", "/bills/source/{bill}"),
+    ("GET", "/bills/source/{bill}/pdf"),
 ])
 def test_objects_of_another_organisation_answer_404(client, factory, method, path):
     _, _, theirs = _setup(factory, Role.ADMIN)
@@ -403,6 +448,9 @@ def test_objects_of_another_organisation_answer_404(client, factory, method, pat
         from quotes.models import QuoteVersion
 
         assert db.session.get(QuoteVersion, theirs["quote_version"]).state == "inProgress"
+        from portal.usage.models import Offer
+
+        assert db.session.get(Offer, theirs["offer"]).status == "open"
 
 
 def test_switching_to_an_organisation_without_membership_answers_404(client, factory):

@@ -26,7 +26,9 @@ def rate(service, catalog, period_start: dt.date) -> tuple[Decimal, Decimal] | N
     if service.status == "ceased" and service.end_date is None:
         return None
     first = max(service.start_date, period_start)
-    last = min(service.end_date or period_end, period_end)
+    # Only a ceased service's end date ends its billing (else it is the contract's end).
+    ended = service.end_date if service.status == "ceased" else None
+    last = min(ended or period_end, period_end)
     if first > last:
         return None
     offering = catalog.offerings.get(service.offering_code)
