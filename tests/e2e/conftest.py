@@ -6,6 +6,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import LiveServer
+from support.oidc_provider import free_port
+from support.sandbox_backend import SandboxBackend
+
+from portal.orders.dispatcher import start_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -59,3 +64,27 @@ def base_url(pytestconfig):
 def browser_context_args(browser_context_args):
     """Every page at the size of the documentation screenshots."""
     return {**browser_context_args, "viewport": VIEWPORT}
+
+
+@pytest.fixture
+def order_demo_server(make_app):
+    """The demo portal over HTTP, wired to a sandbox order backend process, with an
+    in-process dispatcher; everything is stopped afterwards."""
+    from portal.demo import load_demo
+
+    port = free_port()
+    backend = SandboxBackend(webhook_url=f"http://127.0.0.1:{port}/hooks/order-backend",
+                             step=0.3).start()
+    app = make_app(BASE_URL=f"http://127.0.0.1:{port}", DEV_IDP=True,
+                   **backend.portal_config())
+    with app.app_context():
+        load_demo()
+    server = LiveServer(app, port).start()
+    thread, stop = start_in_thread(app, idle=0.2)
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        server.stop()
+        backend.stop()

@@ -7,39 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import LiveServer
 from playwright.sync_api import Page, expect
-from support.oidc_provider import free_port
-from support.sandbox_backend import SandboxBackend
 
 from e2e.test_signin_browser import console_errors, csp_violations, screenshot, sign_in
-from portal.orders.dispatcher import start_in_thread
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def order_demo_server(make_app):
-    """The demo portal over HTTP, wired to a sandbox order backend process, with an
-    in-process dispatcher; everything is stopped afterwards."""
-    from portal.demo import load_demo
-
-    port = free_port()
-    backend = SandboxBackend(webhook_url=f"http://127.0.0.1:{port}/hooks/order-backend",
-                             step=0.3).start()
-    app = make_app(BASE_URL=f"http://127.0.0.1:{port}", DEV_IDP=True,
-                   **backend.portal_config())
-    with app.app_context():
-        load_demo()
-    server = LiveServer(app, port).start()
-    thread, stop = start_in_thread(app, idle=0.2)
-    try:
-        yield server
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        server.stop()
-        backend.stop()
 
 
 def test_buyer_suspends_a_service_and_follows_the_order(page: Page, order_demo_server):

@@ -8,55 +8,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import LiveServer
-from e2e.conftest import (  # noqa: F401 - the browser set-up of the browser tests
-    base_url,
-    browser_context_args,
-    browser_type_launch_args,
-)
-from e2e.test_signin_browser import console_errors, csp_violations, screenshot, sign_in
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from support.oidc_provider import free_port
-from support.sandbox_backend import SandboxBackend
 
 from accounts.estate.models import Service
+from e2e.test_signin_browser import console_errors, csp_violations, screenshot, sign_in
 from portal.extensions import db
-from portal.orders.dispatcher import start_in_thread
-from portal.usage.demo import load_demo_usage
 from portal.usage.models import Offer
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def usage_demo_server(make_app):
-    """The demo portal with the demo usage, a sandbox order backend process and an
-    in-process dispatcher."""
-    from portal.demo import load_demo
-
-    port = free_port()
-    backend = SandboxBackend(webhook_url=f"http://127.0.0.1:{port}/hooks/order-backend",
-                             step=0.3).start()
-    app = make_app(BASE_URL=f"http://127.0.0.1:{port}", DEV_IDP=True,
-                   **backend.portal_config())
-    with app.app_context():
-        load_demo()
-        load_demo_usage(db.session)
-        db.session.commit()
-    server = LiveServer(app, port).start()
-    thread, stop = start_in_thread(app, idle=0.2)
-    try:
-        yield server
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        server.stop()
-        backend.stop()
-
-
-def test_buyer_accepts_a_recommended_plan(page: Page, usage_demo_server):
-    server = usage_demo_server
+def test_buyer_accepts_a_recommended_plan(page: Page, order_demo_server):
+    server = order_demo_server
     with server.app.app_context():
         offer = db.session.scalars(select(Offer)).one()
         offer_id, service_id = offer.id, offer.service_id
