@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Integer,
     Numeric,
     String,
@@ -203,15 +204,19 @@ def _rated(period: Period, catalog: Catalog, organisation_id: int | None,
         (months_in == free_months, _smaller(_day(Service.start_date), period.days) - 1),
         else_=0)
     free_days = case((free_last >= first, _smaller(free_last, last) - first + 1), else_=0)
+    # 64-bit: cents × days × 2 (and × a tax rate in basis points) outgrow a 32-bit integer.
     monthly = case(
         (Service.monthly_charge.is_not(None),
-         cast(func.round(Service.monthly_charge * 100), Integer)),
-        else_=_lookup(Service.offering_code, values["recurring"], 0) * Service.quantity)
+         cast(func.round(Service.monthly_charge * 100), BigInteger)),
+        else_=cast(_lookup(Service.offering_code, values["recurring"], 0), BigInteger)
+        * Service.quantity)
     charged_days = last - first + 1 - free_days
     # Half-up rounding of monthly × charged / days, in integers.
     recurring = (monthly * charged_days * 2 + period.days) // (2 * period.days)
     one_off = case(
-        (starts_inside, _lookup(Service.offering_code, values["one_off"], 0) * Service.quantity),
+        (starts_inside,
+         cast(_lookup(Service.offering_code, values["one_off"], 0), BigInteger)
+         * Service.quantity),
         else_=0)
     # Why a recurring line is less than the month's charge, for the reader of the bill.
     charged = cast(charged_days, String)
@@ -385,7 +390,8 @@ def _insert_lines(session: Session, charges, period: Period) -> None:
     position = func.row_number().over(
         partition_by=charges.c.account_id,
         order_by=(charges.c.site_code, charges.c.service_id, charges.c.kind_order))
-    tax_cents = (charges.c.cents * charges.c.tax * 2 + BASIS_POINTS) // (2 * BASIS_POINTS)
+    tax_cents = ((cast(charges.c.cents, BigInteger) * charges.c.tax * 2 + BASIS_POINTS)
+                 // (2 * BASIS_POINTS))
     money = Numeric(14, 2)
     # A lookup per line by the bills' billing-account index, not a join: just after they are
     # written the planner believes there are no such bills and would rescan every service

@@ -365,3 +365,17 @@ def test_the_sql_agrees_with_the_rules_stated_plainly(world, drawn):
         db.session.execute(delete(Bill))
         db.session.execute(delete(Service))
         db.session.commit()
+
+
+def test_large_charges_do_not_overflow(world):
+    """Cents × days and cents × tax rate pass 2³¹ here: 60 fibre lines' activation and a
+    99,999.99 monthly charge are still exact."""
+    service = world.service(world.berlin, "FIBRE", dt.date(2026, 9, 1), charge="99999.99",
+                            quantity=60)
+    result = run_bills(db.session, "2026-09", organisation_slug="acme")
+    lines = _lines_of(result.bills[0])
+    recurring, one_off = lines[(service.id, "recurring")], lines[(service.id, "one_off")]
+    assert (recurring.amount, recurring.tax_amount) == (D("99999.99"), D("19000.00"))
+    assert (one_off.amount, one_off.tax_amount) == (D("6000.00"), D("1140.00"))
+    bill = db.session.scalar(select(Bill).where(Bill.bill_number == result.bills[0]))
+    assert (bill.amount_excl_tax, bill.tax_amount) == (D("105999.99"), D("20140.00"))
