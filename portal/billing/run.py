@@ -180,12 +180,28 @@ def _in_period(period: Period):
     )
 
 
+def _services_in(period: Period, organisation_id: int | None, *columns, billed=True):
+    """SELECT `columns` from the services that exist in the period (of one organisation, or
+    all), with their site; joined to the billing account they are billed to when `billed`,
+    else only the services that have none."""
+    query = (select(*columns).select_from(Service).join(Site, Site.id == Service.site_id)
+             .where(_in_period(period)))
+    if billed:
+        account_id = func.coalesce(Service.billing_account_id, Site.billing_account_id)
+        query = query.join(BillingAccount, BillingAccount.id == account_id)
+    else:
+        query = query.where(Service.billing_account_id.is_(None),
+                            Site.billing_account_id.is_(None))
+    if organisation_id is not None:
+        query = query.where(Service.organisation_id == organisation_id)
+    return query
+
+
 def _rated(period: Period, catalog: Catalog, organisation_id: int | None,
            accounts: list[int] | None = None):
     """One row per service to bill, with what it costs in the period (in cents): of the
     billing accounts not billed for the period yet, or of `accounts`."""
     values = _catalog_values(catalog)
-    account_id = func.coalesce(Service.billing_account_id, Site.billing_account_id)
     billed = (select(Bill.billing_account_id)
               .where(Bill.source_system == SOURCE_SYSTEM, Bill.period == period.label,
                      Bill.billing_account_id.is_not(None)))
@@ -227,36 +243,29 @@ def _rated(period: Period, catalog: Catalog, organisation_id: int | None,
         else_=literal(""))
     start = case((starts_inside, Service.start_date), else_=period.start)
     end = case((ends_inside, Service.end_date), else_=period.end)
-    query = (
-        select(
-            Service.id.label("service_id"),
-            Service.organisation_id.label("organisation_id"),
-            BillingAccount.id.label("account_id"),
-            Site.id.label("site_id"),
-            Site.code.label("site_code"),
-            Service.source_ref.label("service_ref"),
-            Service.offering_code.label("offering_code"),
-            _lookup(Service.offering_code, values["family"], "").label("family"),
-            func.coalesce(_lookup(Service.offering_code, values["name"], None),
-                          func.nullif(Service.description, ""),
-                          Service.offering_code).label("name"),
-            BillingAccount.cost_centre.label("cost_centre"),
-            Service.quantity.label("quantity"),
-            start.label("line_start"),
-            end.label("line_end"),
-            recurring.label("recurring"),
-            note.label("note"),
-            one_off.label("one_off"),
-            _lookup(BillingAccount.country, values["tax"], 0).label("tax"),
-        )
-        .join(Site, Site.id == Service.site_id)
-        .join(BillingAccount, BillingAccount.id == account_id)
-        .where(_in_period(period),
-               BillingAccount.id.not_in(billed) if accounts is None
-               else BillingAccount.id.in_(accounts))
-    )
-    if organisation_id is not None:
-        query = query.where(Service.organisation_id == organisation_id)
+    query = _services_in(
+        period, organisation_id,
+        Service.id.label("service_id"),
+        Service.organisation_id.label("organisation_id"),
+        BillingAccount.id.label("account_id"),
+        Site.id.label("site_id"),
+        Site.code.label("site_code"),
+        Service.source_ref.label("service_ref"),
+        Service.offering_code.label("offering_code"),
+        _lookup(Service.offering_code, values["family"], "").label("family"),
+        func.coalesce(_lookup(Service.offering_code, values["name"], None),
+                      func.nullif(Service.description, ""),
+                      Service.offering_code).label("name"),
+        BillingAccount.cost_centre.label("cost_centre"),
+        Service.quantity.label("quantity"),
+        start.label("line_start"),
+        end.label("line_end"),
+        recurring.label("recurring"),
+        note.label("note"),
+        one_off.label("one_off"),
+        _lookup(BillingAccount.country, values["tax"], 0).label("tax"),
+    ).where(BillingAccount.id.not_in(billed) if accounts is None
+            else BillingAccount.id.in_(accounts))
     return query.subquery("rated")
 
 
@@ -280,15 +289,10 @@ def _lines(rated):
 
 def _check_tax_rates(session: Session, period: Period, catalog: Catalog,
                      organisation_id: int | None) -> None:
-    account_id = func.coalesce(Service.billing_account_id, Site.billing_account_id)
-    query = (select(BillingAccount.country, func.min(BillingAccount.number))
-             .select_from(Service).join(Site, Site.id == Service.site_id)
-             .join(BillingAccount, BillingAccount.id == account_id)
-             .where(_in_period(period),
-                    BillingAccount.country.not_in(list(catalog.tax_rates) or [""]))
+    query = (_services_in(period, organisation_id, BillingAccount.country,
+                          func.min(BillingAccount.number))
+             .where(BillingAccount.country.not_in(list(catalog.tax_rates) or [""]))
              .group_by(BillingAccount.country))
-    if organisation_id is not None:
-        query = query.where(Service.organisation_id == organisation_id)
     missing = session.execute(query).all()
     if missing:
         named = ", ".join(f"{country} (billing account {number})" for country, number in missing)
@@ -297,12 +301,8 @@ def _check_tax_rates(session: Session, period: Period, catalog: Catalog,
 
 
 def _without_account(session: Session, period: Period, organisation_id: int | None) -> int:
-    query = (select(func.count()).select_from(Service).join(Site, Site.id == Service.site_id)
-             .where(_in_period(period), Service.billing_account_id.is_(None),
-                    Site.billing_account_id.is_(None)))
-    if organisation_id is not None:
-        query = query.where(Service.organisation_id == organisation_id)
-    return session.scalar(query) or 0
+    return session.scalar(_services_in(period, organisation_id, func.count(),
+                                       billed=False)) or 0
 
 
 def _organisation_id(session: Session, slug: str | None) -> int | None:

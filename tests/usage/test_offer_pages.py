@@ -7,18 +7,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-import pytest
 from conftest import count_queries, csrf_token, login_as
 from sqlalchemy import func, select
 from support.order_world import wait_for_order
-from usage_data import (
-    add_service,
-    periods,
-    ref_of,
-    run_import,
-    setup_usage_world,
-    usage_csv,
-)
 
 from accounts.estate.models import Service
 from portal.audit import AuditEvent
@@ -27,13 +18,16 @@ from portal.orders.dispatcher import Dispatcher
 from portal.orders.models import Order, OrderItem, OutboxMessage
 from portal.orders.services import ItemSpec, place_order
 from portal.usage.models import Offer
+from usage.usage_data import (
+    add_service,
+    periods,
+    ref_of,
+    run_import,
+    setup_usage_world,
+    usage_csv,
+)
 
 D = Decimal
-
-
-@pytest.fixture
-def world(app, factory, quoting):
-    return setup_usage_world(app, factory, quoting)
 
 
 def offered(app, q, site="DE-001", quantity=10) -> tuple[int, int]:

@@ -9,29 +9,23 @@ import re
 import pytest
 from conftest import count_queries, csrf_token, login_as
 from sqlalchemy import func, select
-from usage_data import (
+
+from portal.audit import AuditEvent
+from portal.extensions import db
+from portal.usage.models import Offer, OfferRules
+from usage.usage_data import (
     add_service,
     notifications,
     periods,
     ref_of,
     run_import,
-    setup_usage_world,
     usage_csv,
 )
-
-from portal.audit import AuditEvent
-from portal.extensions import db
-from portal.usage.models import Offer, OfferRules
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b(?!.*\bweb_sessions\b)", re.I | re.S)
 GOOD = {"alerts_enabled": "y", "alert_thresholds": "50, 90", "recommendations_enabled": "y",
         "lookback_periods": "3", "min_periods_exceeded": "1", "upgrades_enabled": "y",
         "upgrade_days_before_end": "90"}
-
-
-@pytest.fixture
-def world(app, factory, quoting):
-    return setup_usage_world(app, factory, quoting)
 
 
 @pytest.fixture

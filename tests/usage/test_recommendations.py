@@ -7,39 +7,24 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-from sqlalchemy import select
-from usage_data import (
-    CATALOG,
-    add_service,
-    notifications,
-    periods,
-    ref_of,
-    run_import,
-    setup_usage_world,
-    today,
-    usage_csv,
-)
-
 from portal.catalog.store import load_version
 from portal.extensions import db
 from portal.usage.measures import period_of
 from portal.usage.models import Offer
 from portal.usage.offers import dismiss_offer
+from usage.usage_data import (
+    CATALOG,
+    add_service,
+    notifications,
+    offers,
+    periods,
+    ref_of,
+    run_import,
+    today,
+    usage_csv,
+)
 
 D = Decimal
-
-
-@pytest.fixture
-def world(app, factory, quoting):
-    return setup_usage_world(app, factory, quoting)
-
-
-def offers(app) -> list[Offer]:
-    with app.app_context():
-        found = list(db.session.scalars(select(Offer).order_by(Offer.id)))
-        db.session.expunge_all()
-        return found
 
 
 def three_months(app, service_id, *used) -> bytes:

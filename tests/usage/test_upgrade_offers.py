@@ -7,30 +7,15 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import pytest
-from sqlalchemy import select
-from usage_data import add_service, notifications, setup_usage_world
-
 from accounts.estate.models import Service
 from portal.extensions import db
 from portal.usage.models import Offer
 from portal.usage.services import evaluate_offers
+from usage.usage_data import add_service, notifications, offers
 
 D = Decimal
 START = dt.date(2025, 1, 15)
 END = dt.date(2027, 1, 15)  # START + 24 months: the last day of the minimum term
-
-
-@pytest.fixture
-def world(app, factory, quoting):
-    return setup_usage_world(app, factory, quoting)
-
-
-def offers(app) -> list[Offer]:
-    with app.app_context():
-        found = list(db.session.scalars(select(Offer).order_by(Offer.id)))
-        db.session.expunge_all()
-        return found
 
 
 def evaluate(app, day: dt.date) -> str:

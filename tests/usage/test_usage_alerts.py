@@ -6,28 +6,21 @@ from __future__ import annotations
 
 from io import BytesIO
 
-import pytest
 from conftest import csrf_token, login_as
 from sqlalchemy import select
-from usage_data import (
+
+from portal.audit import AuditEvent
+from portal.extensions import db
+from portal.usage.models import UsageAlert
+from usage.usage_data import (
     add_service,
     notifications,
     outbox,
     periods,
     ref_of,
     run_import,
-    setup_usage_world,
     usage_csv,
 )
-
-from portal.audit import AuditEvent
-from portal.extensions import db
-from portal.usage.models import UsageAlert
-
-
-@pytest.fixture
-def world(app, factory, quoting):
-    return setup_usage_world(app, factory, quoting)
 
 
 def cli_import(app, tmp_path, data: bytes):

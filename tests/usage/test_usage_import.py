@@ -10,27 +10,21 @@ from decimal import Decimal
 import pytest
 from conftest import csrf_token, login_as
 from sqlalchemy import func, select
-from usage_data import (
-    HEADER,
-    add_service,
-    periods,
-    ref_of,
-    run_import,
-    setup_usage_world,
-    today,
-    usage_csv,
-)
 
 from portal.audit import AuditEvent
 from portal.extensions import db
 from portal.usage.imports import UsageImportError, import_usage
 from portal.usage.measures import period_of, shift
 from portal.usage.models import UsageRecord
-
-
-@pytest.fixture
-def world(app, factory, quoting):
-    return setup_usage_world(app, factory, quoting)
+from usage.usage_data import (
+    HEADER,
+    add_service,
+    periods,
+    ref_of,
+    run_import,
+    today,
+    usage_csv,
+)
 
 
 def records(app) -> list[tuple]:

@@ -18,6 +18,7 @@ from portal.extensions import db
 from portal.notifications.models import Notification
 from portal.usage.imports import import_usage
 from portal.usage.measures import period_of, shift
+from portal.usage.models import Offer
 
 # Prices per unit and month; terms {12: 0 %, 24: 5 %}. MOB-40GB-FR is cheaper than MOB-20GB
 # but sold in France only; MOB-OLD is no longer sold.
@@ -140,3 +141,11 @@ def outbox(app) -> list[email.message.EmailMessage]:
     folder = Path(app.instance_path) / "mail"
     return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
             for path in sorted(folder.glob("*.eml"))] if folder.exists() else []
+
+
+def offers(app) -> list[Offer]:
+    """Every offer, oldest first, detached so a test can read them after the context."""
+    with app.app_context():
+        found = list(db.session.scalars(select(Offer).order_by(Offer.id)))
+        db.session.expunge_all()
+        return found
